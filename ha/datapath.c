@@ -1,0 +1,417 @@
+/* The home agent's user-space data path. See datapath.h. */
+#include "ha/datapath.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/sock.h"
+#include "mip4/tunnel.h"
+
+#define BATCH 64
+/* Each forward buffer: room for the outer IPv4 header, then the packet read from the TUN.
+ * The TUN's MTU (HA_TUN_MTU) is far below what fits; a read that fills it was truncated. */
+#define FWD_HEADROOM MIP4_IPIP_OVERHEAD
+#define FWD_BUFSIZE 2048
+#define REV_BATCH 16
+#define REV_BUFSIZE (MIP4_IPV4_MAX + 1)
+/* Rate limit of drop lines (RFC 3519 §3.3: "not excessive"). */
+#define RL_BURST 10
+#define RL_INTERVAL MM_SEC(1)
+
+struct ha_datapath {
+	struct ha_engine *ha;
+	int tun_fd, raw_fd, udp_fd;
+	struct in_addr ha_addr;
+	ha_dp_changed_fn changed;
+	void *user;
+	uint16_t ip_id;
+	struct ha_dp_stats st;
+	struct logger log;
+	unsigned rl_tokens;
+	mm_time_ns rl_last;
+	uint64_t rl_suppressed;
+
+	uint8_t *fwd_pool;             /* BATCH * FWD_BUFSIZE */
+	struct sock_batch tx_raw, tx_udp;
+	uint8_t *rev_pool;             /* REV_BATCH * REV_BUFSIZE */
+	struct sock_batch rx_raw;
+	struct ha_actions actions;
+	uint8_t ka_reply[MIP4_UDP_TUNNEL_OVERHEAD + MIP4_IPV4_MAX];
+};
+
+static void drop_log(struct ha_datapath *dp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void drop_log(struct ha_datapath *dp, const char *fmt, ...)
+{
+	mm_time_ns now = clock_now(clock_monotonic());
+	char why[224];
+	va_list ap;
+
+	if (now >= dp->rl_last + RL_INTERVAL) {
+		mm_time_ns add = (now - dp->rl_last) / RL_INTERVAL;
+
+		mm_time_ns sum = dp->rl_tokens + add;
+
+		dp->rl_tokens = add >= RL_BURST || sum >= RL_BURST ? RL_BURST : (unsigned)sum;
+		dp->rl_last += add * RL_INTERVAL;
+	}
+	if (dp->rl_tokens == 0) {
+		dp->rl_suppressed++;
+		dp->st.log_suppressed++;
+		return;
+	}
+	dp->rl_tokens--;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (dp->rl_suppressed)
+		LOG_WARNING(&dp->log, "dropped: %s (%llu similar lines suppressed)", why,
+			    (unsigned long long)dp->rl_suppressed);
+	else
+		LOG_WARNING(&dp->log, "dropped: %s", why);
+	dp->rl_suppressed = 0;
+}
+
+int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
+		    struct in_addr ha_addr, ha_dp_changed_fn changed, void *user,
+		    struct ha_datapath **out)
+{
+	struct ha_datapath *dp;
+
+	if (!ha || tun_fd < 0 || raw_fd < 0 || udp_fd < 0 || !out)
+		return -EINVAL;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->fwd_pool = malloc((size_t)BATCH * FWD_BUFSIZE);
+	dp->rev_pool = malloc((size_t)REV_BATCH * REV_BUFSIZE);
+	if (!dp->fwd_pool || !dp->rev_pool) {
+		ha_datapath_free(dp);
+		return -ENOMEM;
+	}
+	sock_batch_init(&dp->tx_raw, dp->fwd_pool, BATCH, FWD_BUFSIZE);
+	sock_batch_init(&dp->tx_udp, dp->fwd_pool, BATCH, FWD_BUFSIZE);
+	sock_batch_init(&dp->rx_raw, dp->rev_pool, REV_BATCH, REV_BUFSIZE);
+	dp->ha = ha;
+	dp->tun_fd = tun_fd;
+	dp->raw_fd = raw_fd;
+	dp->udp_fd = udp_fd;
+	dp->ha_addr = ha_addr;
+	dp->changed = changed;
+	dp->user = user;
+	dp->rl_tokens = RL_BURST;
+	logger_init(&dp->log, "ha[data]");
+	*out = dp;
+	return 0;
+}
+
+void ha_datapath_free(struct ha_datapath *dp)
+{
+	if (!dp)
+		return;
+	free(dp->fwd_pool);
+	free(dp->rev_pool);
+	free(dp);
+}
+
+const struct ha_dp_stats *ha_datapath_stats(const struct ha_datapath *dp)
+{
+	return dp ? &dp->st : NULL;
+}
+
+/* Send slot[0..count) of b, skipping slots the kernel refuses. */
+static void flush(struct ha_datapath *dp, int fd, struct sock_batch *b)
+{
+	unsigned first = 0;
+
+	while (first < b->count) {
+		int n = sock_send4_batch(fd, b, first);
+
+		if (n > 0) {
+			first += (unsigned)n;
+			continue;
+		}
+		if (n == -EAGAIN) {
+			/* Socket buffer full: drop the rest rather than block the loop. */
+			dp->st.fwd_send_errors += b->count - first;
+			dp->st.fwd_packets -= b->count - first;
+			break;
+		}
+		dp->st.fwd_send_errors++;
+		dp->st.fwd_packets--;
+		if (dp->st.fwd_send_errors % 1000 == 1) {
+			char a[ADDR4_STRLEN];
+
+			drop_log(dp, "cannot send a tunnelled packet to %s: %s",
+				 addr4_str(b->slot[first].meta.peer.sin_addr, a), strerror(-n));
+		}
+		first++;
+	}
+	b->count = 0;
+}
+
+/* --- forward: TUN -> tunnel ----------------------------------------------------------- */
+
+void ha_datapath_tun_readable(struct ha_datapath *dp)
+{
+	dp->tx_raw.count = 0;
+	dp->tx_udp.count = 0;
+	for (unsigned i = 0; i < BATCH; i++) {
+		uint8_t *buf = dp->fwd_pool + (size_t)i * FWD_BUFSIZE;
+		uint8_t *pkt = buf + FWD_HEADROOM;
+		const size_t cap = FWD_BUFSIZE - FWD_HEADROOM;
+		const struct mip4_binding *b;
+		struct mip4_ipv4_info ip;
+		struct sock_batch_slot *s;
+		struct writer w;
+		char a[ADDR4_STRLEN];
+		ssize_t n = read(dp->tun_fd, pkt, cap);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				LOG_ERROR(&dp->log, "reading the tunnel device: %s",
+					  strerror(errno));
+			break;
+		}
+		if ((size_t)n == cap || mip4_ipv4_parse(pkt, (size_t)n, &ip) < 0 || ip.ttl == 0) {
+			dp->st.fwd_bad++;
+			continue;
+		}
+		b = ha_engine_lookup(dp->ha, ip.dst);
+		if (!b) {
+			dp->st.fwd_no_binding++;
+			drop_log(dp, "packet to %s: no binding", addr4_str(ip.dst, a));
+			continue;
+		}
+		if (b->encap == MIP4_ENCAP_IPIP) {
+			/* RFC 2003 §3.1: outer header HA -> care-of address in front. */
+			s = &dp->tx_raw.slot[dp->tx_raw.count];
+			writer_init(&w, buf, MIP4_IPIP_OVERHEAD);
+			if (mip4_ipip_encap_hdr(&w, dp->ha_addr, b->ep_addr, dp->ip_id++, pkt,
+						(size_t)n) < 0) {
+				dp->st.fwd_bad++;
+				continue;
+			}
+			s->data = buf;
+			s->len = MIP4_IPIP_OVERHEAD + (size_t)n;
+			memset(&s->meta, 0, sizeof(s->meta));
+			s->meta.peer.sin_family = AF_INET;
+			s->meta.peer.sin_addr = b->ep_addr;
+			dp->tx_raw.count++;
+		} else {
+			/* RFC 3519 §3.3: Tunnel Data header in front, from port 434. */
+			uint8_t *hdr = pkt - MIP4_UDP_TUNNEL_OVERHEAD;
+
+			if (b->ep_port == 0) {
+				dp->st.fwd_half_bound++;
+				continue;
+			}
+			s = &dp->tx_udp.slot[dp->tx_udp.count];
+			writer_init(&w, hdr, MIP4_UDP_TUNNEL_OVERHEAD);
+			if (mip4_udp_tunnel_encap_hdr(&w) < 0) {
+				dp->st.fwd_bad++;
+				continue;
+			}
+			s->data = hdr;
+			s->len = MIP4_UDP_TUNNEL_OVERHEAD + (size_t)n;
+			memset(&s->meta, 0, sizeof(s->meta));
+			s->meta.peer.sin_family = AF_INET;
+			s->meta.peer.sin_addr = b->ep_addr;
+			s->meta.peer.sin_port = htons(b->ep_port);
+			s->meta.local = dp->ha_addr;
+			dp->tx_udp.count++;
+		}
+		dp->st.fwd_packets++;
+		dp->st.fwd_bytes += (uint64_t)n;
+	}
+	if (dp->tx_raw.count)
+		flush(dp, dp->raw_fd, &dp->tx_raw);
+	if (dp->tx_udp.count)
+		flush(dp, dp->udp_fd, &dp->tx_udp);
+}
+
+/* --- reverse: tunnel -> TUN ----------------------------------------------------------- */
+
+#define EP_STRLEN (ADDR4_STRLEN + 6)
+
+/* "a.b.c.d" for IP-in-IP, "a.b.c.d:port" for UDP. */
+static const char *ep_str(struct in_addr a, uint16_t port, uint8_t encap, char buf[EP_STRLEN])
+{
+	char s[ADDR4_STRLEN];
+
+	if (encap == MIP4_ENCAP_UDP)
+		snprintf(buf, EP_STRLEN, "%s:%u", addr4_str(a, s), port);
+	else
+		snprintf(buf, EP_STRLEN, "%s", addr4_str(a, s));
+	return buf;
+}
+
+/* RFC 3024 §4.3.2: a binding for the inner source that granted reverse tunnelling with this
+ * encapsulation, whose endpoint is the outer source. NULL (after logging) otherwise. */
+static bool reverse_allowed(struct ha_datapath *dp, enum mip4_encap encap,
+			    const struct sockaddr_in *outer, struct in_addr inner_src)
+{
+	const struct mip4_binding *b = ha_engine_lookup(dp->ha, inner_src);
+	char a[ADDR4_STRLEN], o[EP_STRLEN], e[EP_STRLEN];
+	const char *why = NULL;
+
+	if (!b)
+		why = "no binding for the inner source";
+	else if (!(b->req_flags & MIP4_REQ_T))
+		why = "reverse tunnelling was not requested (T) at registration";
+	else if (b->encap != encap)
+		why = "encapsulation not negotiated for this binding";
+	else if (b->ep_addr.s_addr != outer->sin_addr.s_addr ||
+		 (encap == MIP4_ENCAP_UDP && b->ep_port != ntohs(outer->sin_port)))
+		why = "outer source is not the binding's tunnel endpoint";
+	if (!why)
+		return true;
+	dp->st.rev_rejected++;
+	drop_log(dp, "security exception: %s packet from %s with inner source %s: %s%s%s",
+		 encap == MIP4_ENCAP_UDP ? "UDP-tunnelled" : "IP-in-IP",
+		 ep_str(outer->sin_addr, ntohs(outer->sin_port), encap, o),
+		 addr4_str(inner_src, a), why, b ? "; the binding's endpoint is " : "",
+		 b ? ep_str(b->ep_addr, b->ep_port, b->encap, e) : "");
+	return false;
+}
+
+/* Write the inner packet pkt[off, off+len) into the TUN. */
+static void to_tun(struct ha_datapath *dp, const uint8_t *pkt, size_t pkt_len, size_t off,
+		   size_t len)
+{
+	const uint8_t *inner;
+	struct reader r;
+
+	reader_init(&r, pkt, pkt_len);
+	if (!reader_skip(&r, off) || !reader_view(&r, len, &inner)) {
+		dp->st.rev_malformed++;
+		return;
+	}
+	if (write(dp->tun_fd, inner, len) != (ssize_t)len) {
+		dp->st.rev_write_errors++;
+		return;
+	}
+	dp->st.rev_packets++;
+	dp->st.rev_bytes += len;
+}
+
+void ha_datapath_raw_readable(struct ha_datapath *dp)
+{
+	int n = sock_recv4_batch(dp->raw_fd, &dp->rx_raw);
+
+	if (n < 0) {
+		if (n != -EAGAIN)
+			LOG_ERROR(&dp->log, "reading the IP-in-IP socket: %s", strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct sock_batch_slot *s = &dp->rx_raw.slot[i];
+		struct mip4_ipip_info info;
+		struct sockaddr_in outer;
+		char a[ADDR4_STRLEN];
+		int rc;
+
+		if (s->truncated) {
+			dp->st.rev_malformed++;
+			continue;
+		}
+		rc = mip4_ipip_decap(s->data, s->len, &info);
+		if (rc < 0) {
+			dp->st.rev_malformed++;
+			drop_log(dp, "IP-in-IP packet from %s: %s",
+				 addr4_str(s->meta.peer.sin_addr, a),
+				 rc == -EOPNOTSUPP ? "outer fragment (no reassembly)" :
+				 rc == -ETIME ? "inner TTL 0" : "malformed");
+			continue;
+		}
+		if (info.outer_dst.s_addr != dp->ha_addr.s_addr) {
+			dp->st.rev_not_for_us++;
+			continue;
+		}
+		memset(&outer, 0, sizeof(outer));
+		outer.sin_family = AF_INET;
+		outer.sin_addr = info.outer_src;
+		if (!reverse_allowed(dp, MIP4_ENCAP_IPIP, &outer, info.inner.src))
+			continue;
+		to_tun(dp, s->data, s->len, info.inner.off, info.inner.len);
+	}
+}
+
+static void keepalive(struct ha_datapath *dp, const uint8_t *inner, size_t len,
+		      const struct mip4_keepalive *ka, const struct sockaddr_in *src)
+{
+	struct writer w;
+	int rc, n;
+
+	memset(&dp->actions, 0, sizeof(dp->actions));
+	dp->actions.code = -1;
+	rc = ha_engine_keepalive(dp->ha, src, ka->src, ka->dst, &dp->actions);
+	if (rc < 0) {
+		dp->st.keepalives_refused++;
+		return;       /* logged by the engine */
+	}
+	if (dp->actions.nevents && dp->changed)
+		dp->changed(dp->user, &dp->actions);
+	/* RFC 3519 §4.9: two-way keepalives; the reply goes back through the same mapping. */
+	writer_init(&w, dp->ka_reply, sizeof(dp->ka_reply));
+	n = mip4_keepalive_reply_encode(&w, inner, len, dp->ha_addr, dp->ip_id++);
+	if (n < 0) {
+		dp->st.keepalives_refused++;
+		return;
+	}
+	rc = (int)sock_send4(dp->udp_fd, dp->ka_reply, (size_t)n, src, &dp->ha_addr, 0);
+	if (rc < 0) {
+		char a[ADDR4_STRLEN];
+
+		drop_log(dp, "cannot answer the keepalive from %s:%u: %s",
+			 addr4_str(src->sin_addr, a), ntohs(src->sin_port), strerror(-rc));
+		return;
+	}
+	dp->st.keepalives++;
+}
+
+void ha_datapath_udp_data(struct ha_datapath *dp, const uint8_t *payload, size_t len,
+			  const struct sockaddr_in *src)
+{
+	struct mip4_ipv4_info inner;
+	struct mip4_keepalive ka;
+	const uint8_t *pkt;
+	struct reader r;
+	char a[ADDR4_STRLEN];
+	int rc;
+
+	rc = mip4_udp_tunnel_decap(payload, len, &inner);
+	if (rc < 0) {
+		dp->st.rev_malformed++;
+		drop_log(dp, "MIP tunnel data from %s:%u: %s", addr4_str(src->sin_addr, a),
+			 ntohs(src->sin_port), rc == -EPROTONOSUPPORT
+			 ? "Next Header is not IPv4 (RFC 3519 §3.3)" : "malformed");
+		return;
+	}
+	reader_init(&r, payload, len);
+	if (!reader_skip(&r, inner.off) || !reader_view(&r, inner.len, &pkt)) {
+		dp->st.rev_malformed++;
+		return;
+	}
+	rc = mip4_keepalive_classify(pkt, inner.len, dp->ha_addr, &ka);
+	if (rc == MIP4_KEEPALIVE_REQUEST) {
+		keepalive(dp, pkt, inner.len, &ka, src);
+		return;
+	}
+	if (rc < 0) {
+		dp->st.rev_malformed++;
+		return;
+	}
+	if (!reverse_allowed(dp, MIP4_ENCAP_UDP, src, inner.src))
+		return;
+	to_tun(dp, payload, len, inner.off, inner.len);
+}

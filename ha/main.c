@@ -1,0 +1,467 @@
+/* ha: the Mobile IPv4 home agent daemon (RFC 5944 §3.8, §4.6; RFC 3024; RFC 3519).
+ *
+ * A thin adapter around mip4/ha_engine: it owns the sockets, the TUN device, the kernel
+ * state on the home link and the state file, and runs everything on one GLib main loop:
+ *
+ *	UDP address:434  Registration Requests -> engine -> events applied on the home link
+ *	                 (attract.h) -> state file written -> reply sent;
+ *	                 MIP Tunnel Data (type 4) -> data path (reverse tunnel, keepalives)
+ *	raw IPPROTO_IPIP reverse-tunnelled IP-in-IP -> data path
+ *	TUN              packets for bound home addresses -> data path -> tunnel
+ *	timer            binding expiry (engine) -> events applied -> state file written
+ *	control socket   hactl list / stats
+ *	SIGTERM/SIGINT   save, remove proxy ARP entries and routes, exit 0; SIGHUP: reload keys
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/netlink.h"
+#include "common/sock.h"
+#include "common/tun.h"
+#include "daemon/control.h"
+#include "daemon/daemon.h"
+#include "ha/attract.h"
+#include "ha/conf.h"
+#include "ha/ctl.h"
+#include "ha/datapath.h"
+#include "ha/keys.h"
+#include "ha/persist.h"
+#include "ha/sysctl.h"
+#include "mip4/ha_engine.h"
+#include "mip4/reg.h"
+#include "mip4/tunnel.h"
+
+#define UDP_BATCH 32
+#define UDP_BUFSIZE (MIP4_IPV4_MAX + 1)
+/* Longest the expiry timer sleeps (it is re-armed after every change anyway). */
+#define EXPIRY_MAX_MS (3600 * 1000)
+
+struct ha_daemon {
+	struct ha_conf conf;
+	struct logger log;
+	struct ha_keys *keys;
+	struct ha_engine *engine;
+	struct ha_attract *attract;
+	struct ha_datapath *dp;
+	struct control_server *ctl;
+	struct ha_ctl_ctx ctl_ctx;
+	GMainLoop *loop;
+	int udp_fd, raw_fd, tun_fd;
+	int home_ifindex, tun_ifindex;
+	guint src_udp, src_raw, src_tun, expiry_timer;
+	struct ha_actions actions;
+	uint8_t *udp_bufs;
+	struct sock_batch udp_rx;
+	int exit_code;
+};
+
+/* The engine's key lookup goes through the daemon, so SIGHUP can swap the table. */
+static int key_lookup(void *ctx, struct in_addr hoa, uint32_t spi, struct mip4_key *out)
+{
+	struct ha_daemon *d = ctx;
+
+	return ha_keys_lookup(d->keys, hoa, spi, out);
+}
+
+static void schedule_expiry(struct ha_daemon *d);
+
+/* Carry out what the engine decided, in the order RFC 5944 §3.8.2.2 / §4.6 need: the home
+ * link first (proxy ARP, routes, gratuitous ARP), then the state file, and only then may
+ * the caller send the reply. */
+static void apply(struct ha_daemon *d, const struct ha_actions *a, bool persist)
+{
+	for (unsigned i = 0; i < a->nevents; i++) {
+		const struct ha_event *ev = &a->events[i];
+
+		switch (ev->kind) {
+		case HA_EV_ADDED:
+			ha_attract_add(d->attract, ev->binding.home_addr, true);
+			break;
+		case HA_EV_UPDATED:
+			/* Same home address: proxy entry and route stay; make sure they exist. */
+			ha_attract_add(d->attract, ev->binding.home_addr, false);
+			break;
+		case HA_EV_REMOVED:
+			ha_attract_del(d->attract, ev->binding.home_addr);
+			break;
+		}
+	}
+	if (persist && a->state_changed)
+		ha_persist_save(d->conf.state_file, d->engine, &d->log);
+	if (a->nevents)
+		schedule_expiry(d);
+}
+
+static void send_reply(struct ha_daemon *d, const struct ha_actions *a)
+{
+	char to[ADDR4_STRLEN];
+	ssize_t n;
+
+	if (!a->send)
+		return;
+	/* §3.8.3.1: a deregistration from the home address is answered on the home link,
+	 * bypassing the binding's route into the tunnel. */
+	n = sock_send4(d->udp_fd, a->reply, a->reply_len, &a->reply_to, &a->reply_from,
+		       a->reply_on_home_link ? d->home_ifindex : 0);
+	if (n < 0)
+		LOG_WARNING(&d->log, "cannot send the Registration Reply (code %d) to %s:%u: %s",
+			    a->code, addr4_str(a->reply_to.sin_addr, to),
+			    ntohs(a->reply_to.sin_port), strerror((int)-n));
+}
+
+static void handle_request(struct ha_daemon *d, const uint8_t *msg, size_t len,
+			   const struct sock_dgram_meta *meta)
+{
+	struct ha_rx_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.src = meta->peer;
+	m.dst = meta->dst.s_addr ? meta->dst : d->conf.address;
+	if (ha_engine_request(d->engine, msg, len, &m, &d->actions) < 0)
+		return;    /* silently discarded; the engine logged and counted it */
+	apply(d, &d->actions, true);
+	send_reply(d, &d->actions);
+}
+
+static gboolean on_udp(gint fd, GIOCondition cond, gpointer user)
+{
+	struct ha_daemon *d = user;
+
+	(void)fd;
+	(void)cond;
+	/* A few batches per wake-up, so that the TUN and the timers get their turn. */
+	for (int round = 0; round < 4; round++) {
+		int n = sock_recv4_batch(d->udp_fd, &d->udp_rx);
+
+		if (n < 0) {
+			if (n != -EAGAIN && n != -EINTR)
+				LOG_ERROR(&d->log, "receiving on UDP port 434: %s", strerror(-n));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			const struct sock_batch_slot *s = &d->udp_rx.slot[i];
+			uint8_t type;
+			struct reader r;
+
+			if (s->truncated)
+				continue;
+			reader_init(&r, s->data, s->len);
+			if (reader_peek_u8(&r, &type) && type == MIP4_MSG_TUNNEL_DATA)
+				ha_datapath_udp_data(d->dp, s->data, s->len, &s->meta.peer);
+			else
+				handle_request(d, s->data, s->len, &s->meta);
+		}
+		if ((unsigned)n < d->udp_rx.nslots)
+			break;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_raw(gint fd, GIOCondition cond, gpointer user)
+{
+	struct ha_daemon *d = user;
+
+	(void)fd;
+	(void)cond;
+	ha_datapath_raw_readable(d->dp);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
+{
+	struct ha_daemon *d = user;
+
+	(void)fd;
+	(void)cond;
+	ha_datapath_tun_readable(d->dp);
+	return G_SOURCE_CONTINUE;
+}
+
+/* A keepalive bound a half-bound UDP binding: apply and persist like a registration. */
+static void on_dp_changed(void *user, struct ha_actions *a)
+{
+	apply(user, a, true);
+}
+
+static gboolean on_expiry(gpointer user)
+{
+	struct ha_daemon *d = user;
+	bool changed = false;
+	int n;
+
+	d->expiry_timer = 0;
+	do {
+		n = ha_engine_expire(d->engine, clock_now(clock_monotonic()), &d->actions);
+		if (n > 0) {
+			apply(d, &d->actions, false);
+			changed = true;
+		}
+	} while (n == HA_EVENTS_MAX);
+	if (changed)
+		ha_persist_save(d->conf.state_file, d->engine, &d->log);
+	schedule_expiry(d);
+	return G_SOURCE_REMOVE;
+}
+
+static void schedule_expiry(struct ha_daemon *d)
+{
+	mm_time_ns next = ha_engine_next_expiry(d->engine), now = clock_now(clock_monotonic());
+	guint ms;
+
+	if (d->expiry_timer) {
+		g_source_remove(d->expiry_timer);
+		d->expiry_timer = 0;
+	}
+	if (next == BCACHE_NEVER)
+		return;
+	ms = next <= now ? 0 : (next - now + MM_MSEC(1) - 1) / MM_MSEC(1) > EXPIRY_MAX_MS
+		? EXPIRY_MAX_MS : (guint)((next - now + MM_MSEC(1) - 1) / MM_MSEC(1));
+	d->expiry_timer = g_timeout_add(ms, on_expiry, d);
+}
+
+static void on_reload(void *user)
+{
+	struct ha_daemon *d = user;
+	struct ha_keys *k = NULL;
+
+	if (ha_keys_load(d->conf.keys_file, &k) < 0) {
+		LOG_ERROR(&d->log, "SIGHUP: keys-file %s not reloaded; keeping the %zu keys in use",
+			  d->conf.keys_file, ha_keys_count(d->keys));
+		return;
+	}
+	ha_keys_free(d->keys);
+	d->keys = k;
+	LOG_NOTICE(&d->log, "SIGHUP: reloaded %zu keys from %s", ha_keys_count(k),
+		   d->conf.keys_file);
+}
+
+/* net.ipv4.ip_forward and the home link's proxy_delay (sysctl.h). */
+static int kernel_settings(struct ha_daemon *d)
+{
+	char old[32], path[128];
+	int rc;
+
+	rc = ha_sysctl_set("net/ipv4/ip_forward", "1", old, sizeof(old));
+	if (rc < 0) {
+		LOG_ERROR(&d->log, "cannot set net.ipv4.ip_forward=1: %s (reverse tunnelling and "
+			  "proxy ARP need forwarding)", strerror(-rc));
+		return rc;
+	}
+	LOG_NOTICE(&d->log, "net.ipv4.ip_forward = 1 (was %s)", old[0] ? old : "?");
+	snprintf(path, sizeof(path), "net/ipv4/neigh/%s/proxy_delay", d->conf.home_if);
+	rc = ha_sysctl_set(path, "0", old, sizeof(old));
+	if (rc < 0)
+		LOG_WARNING(&d->log, "cannot set net.ipv4.neigh.%s.proxy_delay=0: %s (proxy ARP "
+			    "answers will be delayed)", d->conf.home_if, strerror(-rc));
+	else
+		LOG_INFO(&d->log, "net.ipv4.neigh.%s.proxy_delay = 0 (was %s)", d->conf.home_if,
+			 old[0] ? old : "?");
+	/* A mobile node back home deregisters from its home address on the home link while
+	 * the route to that address still points into the tunnel (§4.6 order): strict reverse
+	 * path filtering would drop that request. Loose mode on the home link keeps the
+	 * spoofing check against addresses that are not routed at all. */
+	snprintf(path, sizeof(path), "net/ipv4/conf/%s/rp_filter", d->conf.home_if);
+	if (ha_sysctl_set(path, "2", old, sizeof(old)) == 0 && strcmp(old, "2") != 0)
+		LOG_INFO(&d->log, "net.ipv4.conf.%s.rp_filter = 2 (was %s)", d->conf.home_if, old);
+	if (ha_sysctl_get("net/ipv4/conf/all/rp_filter", old, sizeof(old)) == 0 &&
+	    strcmp(old, "1") == 0)
+		LOG_WARNING(&d->log, "net.ipv4.conf.all.rp_filter = 1 (strict) overrides %s's "
+			    "loose mode: deregistrations sent from the home link may be dropped",
+			    d->conf.home_if);
+	return 0;
+}
+
+static int open_tunnel_device(struct ha_daemon *d)
+{
+	char name[IFNAMSIZ], path[128];
+	int rc;
+
+	d->tun_fd = tun_open(d->conf.tunnel_device, name, 0);
+	if (d->tun_fd < 0) {
+		LOG_ERROR(&d->log, "%s: [home-agent] tunnel-device: cannot create TUN device %s: "
+			  "%s", d->conf.path, d->conf.tunnel_device, strerror(-d->tun_fd));
+		return d->tun_fd;
+	}
+	/* IPv4 only: no router solicitations or MLD reports from the kernel into our TUN. */
+	snprintf(path, sizeof(path), "net/ipv6/conf/%s/disable_ipv6", name);
+	ha_sysctl_set(path, "1", NULL, 0);
+	if ((rc = tun_set_mtu(name, HA_TUN_MTU)) < 0 || (rc = tun_set_up(name)) < 0 ||
+	    (rc = nl_link_index(name)) < 0) {
+		LOG_ERROR(&d->log, "tunnel device %s: %s", name, strerror(-rc));
+		return rc;
+	}
+	d->tun_ifindex = rc;
+	LOG_INFO(&d->log, "tunnel device %s (index %d), MTU %d", name, d->tun_ifindex, HA_TUN_MTU);
+	return 0;
+}
+
+static int open_sockets(struct ha_daemon *d)
+{
+	struct sockaddr_in sa;
+	char a[ADDR4_STRLEN];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr = d->conf.address;
+	sa.sin_port = htons(MIP4_PORT);
+	d->udp_fd = sock_udp4_open(&sa, SOCK_F_REUSEADDR | SOCK_F_PKTINFO);
+	if (d->udp_fd < 0) {
+		LOG_ERROR(&d->log, "%s: [home-agent] address: cannot bind %s:%d: %s (is the "
+			  "address configured on %s?)", d->conf.path, addr4_str(d->conf.address, a),
+			  MIP4_PORT, strerror(-d->udp_fd), d->conf.home_if);
+		return d->udp_fd;
+	}
+	d->raw_fd = sock_raw4_open(MIP4_IPIP_PROTO, SOCK_F_HDRINCL);
+	if (d->raw_fd < 0) {
+		LOG_ERROR(&d->log, "cannot open a raw IP-in-IP socket: %s", strerror(-d->raw_fd));
+		return d->raw_fd;
+	}
+	d->udp_bufs = g_malloc((size_t)UDP_BATCH * UDP_BUFSIZE);
+	sock_batch_init(&d->udp_rx, d->udp_bufs, UDP_BATCH, UDP_BUFSIZE);
+	return 0;
+}
+
+/* Reinstall the home-link state of every restored binding (§4.6: proxy ARP, routes, and
+ * the gratuitous ARPs again, since the neighbours' caches may have moved on). */
+static void reinstall(struct ha_daemon *d)
+{
+	const struct mip4_binding *b;
+	size_t cursor = 0;
+
+	while (bcache_next(ha_engine_bcache(d->engine), &cursor, &b))
+		ha_attract_add(d->attract, b->home_addr, true);
+}
+
+static int start(struct ha_daemon *d)
+{
+	struct ha_engine_config ec;
+	GError *err = NULL;
+	char a[ADDR4_STRLEN], n[ADDR4_STRLEN];
+	int rc;
+
+	if ((rc = ha_keys_load(d->conf.keys_file, &d->keys)) < 0)
+		return rc;
+	d->home_ifindex = nl_link_index(d->conf.home_if);
+	if (d->home_ifindex < 0) {
+		LOG_ERROR(&d->log, "%s: [home-agent] home-interface: %s: %s", d->conf.path,
+			  d->conf.home_if, strerror(-d->home_ifindex));
+		return d->home_ifindex;
+	}
+	if ((rc = kernel_settings(d)) < 0 || (rc = open_tunnel_device(d)) < 0)
+		return rc;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.address = d->conf.address;
+	ec.home_net = d->conf.home_net;
+	ec.home_plen = d->conf.home_plen;
+	ec.max_lifetime = (uint16_t)d->conf.max_lifetime;
+	ec.udp = d->conf.udp;
+	ec.keepalive_interval = (uint16_t)d->conf.keepalive_interval;
+	ec.key_lookup = key_lookup;
+	ec.key_ctx = d;
+	ec.clock = clock_monotonic();
+	if ((rc = ha_engine_new(&ec, &d->engine)) < 0) {
+		LOG_ERROR(&d->log, "cannot start the registration engine: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = ha_attract_new(d->conf.home_if, d->tun_ifindex, &d->attract)) < 0)
+		return rc;
+	if ((rc = ha_persist_load(d->conf.state_file, d->engine, &d->log, NULL)) < 0)
+		return rc;
+	reinstall(d);
+	ha_attract_sweep(d->attract, d->conf.home_net, d->conf.home_plen);
+	/* Write it back at once: a file that was moved aside is replaced by a good one, and a
+	 * state directory we cannot write to shows up now rather than at the first reply. */
+	ha_persist_save(d->conf.state_file, d->engine, &d->log);
+
+	if ((rc = open_sockets(d)) < 0)
+		return rc;
+	if ((rc = ha_datapath_new(d->engine, d->tun_fd, d->raw_fd, d->udp_fd, d->conf.address,
+				  on_dp_changed, d, &d->dp)) < 0)
+		return rc;
+	d->ctl_ctx.engine = d->engine;
+	d->ctl_ctx.dp = d->dp;
+	d->ctl = control_server_start(d->conf.control_socket, ha_ctl_handle, &d->ctl_ctx, &err);
+	if (!d->ctl) {
+		LOG_ERROR(&d->log, "%s: [home-agent] control-socket: %s", d->conf.path,
+			  err ? err->message : "cannot listen");
+		g_clear_error(&err);
+		return -EADDRINUSE;
+	}
+	d->src_udp = g_unix_fd_add(d->udp_fd, G_IO_IN, on_udp, d);
+	d->src_raw = g_unix_fd_add(d->raw_fd, G_IO_IN, on_raw, d);
+	d->src_tun = g_unix_fd_add(d->tun_fd, G_IO_IN, on_tun, d);
+	schedule_expiry(d);
+	LOG_NOTICE(&d->log, "home agent %s on %s, home network %s/%u, %zu keys, %zu binding(s), "
+		   "UDP tunnelling %s, max lifetime %u s", addr4_str(d->conf.address, a),
+		   d->conf.home_if, addr4_str(d->conf.home_net, n), d->conf.home_plen,
+		   ha_keys_count(d->keys), bcache_count(ha_engine_bcache(d->engine)),
+		   d->conf.udp == HA_UDP_ALLOW ? "allowed" : "denied", d->conf.max_lifetime);
+	return 0;
+}
+
+static void stop(struct ha_daemon *d)
+{
+	if (d->src_udp)
+		g_source_remove(d->src_udp);
+	if (d->src_raw)
+		g_source_remove(d->src_raw);
+	if (d->src_tun)
+		g_source_remove(d->src_tun);
+	if (d->expiry_timer)
+		g_source_remove(d->expiry_timer);
+	control_server_stop(d->ctl);
+	if (d->engine && d->attract)
+		ha_persist_save(d->conf.state_file, d->engine, &d->log);
+	/* The bindings stay in the state file; the kernel state goes with us, so that no
+	 * proxy ARP entry keeps attracting traffic nobody tunnels. */
+	ha_attract_free(d->attract);
+	ha_datapath_free(d->dp);
+	ha_engine_free(d->engine);
+	ha_keys_free(d->keys);
+	if (d->udp_fd >= 0)
+		close(d->udp_fd);
+	if (d->raw_fd >= 0)
+		close(d->raw_fd);
+	if (d->tun_fd >= 0)
+		close(d->tun_fd);
+	g_free(d->udp_bufs);
+	ha_conf_clear(&d->conf);
+}
+
+int main(int argc, char **argv)
+{
+	static struct ha_daemon d;   /* large (actions, batches): not on the stack */
+	struct daemon_opts o;
+	int rc;
+
+	rc = daemon_parse_args(argc, argv, "ha", "/etc/mip4-mobike/ha.conf", &o);
+	if (rc != 0)
+		return rc > 0 ? 0 : DAEMON_EXIT_USAGE;
+	daemon_setup_logging(&o);
+	d.udp_fd = d.raw_fd = d.tun_fd = -1;
+	logger_init(&d.log, "ha");
+	if (ha_conf_load(o.config_path, &d.conf) < 0)
+		return 1;
+	d.loop = g_main_loop_new(NULL, FALSE);
+	if (start(&d) < 0) {
+		stop(&d);
+		g_main_loop_unref(d.loop);
+		return 1;
+	}
+	daemon_install_signals(d.loop, on_reload, &d);
+	g_main_loop_run(d.loop);
+	daemon_remove_signals();
+	stop(&d);
+	g_main_loop_unref(d.loop);
+	LOG_NOTICE(&d.log, "stopped");
+	return 0;
+}

@@ -1,0 +1,343 @@
+/* Unit tests for the home agent's daemon pieces that need no main loop: gratuitous ARP,
+ * proxy neighbour entries and neighbour lookups (in a private network namespace, on a TAP
+ * device created here), /proc/sys writes, and hactl's JSON reader. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/netlink.h"
+#include "common/sock.h"
+#include "common/tun.h"
+#include "ha/ctl.h"
+#include "ha/garp.h"
+#include "ha/jsonval.h"
+#include "ha/neigh.h"
+#include "ha/sysctl.h"
+#include "mip4/ha_engine.h"
+#include "mip4/ident.h"
+#include "tests/unit/tap.h"
+
+static struct in_addr ip(const char *s)
+{
+	struct in_addr a = { 0 };
+
+	if (addr4_parse(s, &a) < 0)
+		abort();
+	return a;
+}
+
+static void test_garp_encode(void)
+{
+	static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	static const uint8_t want[GARP_LEN] = {
+		0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,
+		0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 198, 18, 1, 100,
+		0, 0, 0, 0, 0, 0, 198, 18, 1, 100,
+	};
+	uint8_t buf[64];
+	struct writer w;
+
+	writer_init(&w, buf, sizeof(buf));
+	CHECK_EQ_U64(garp_encode(&w, ip("198.18.1.100"), mac), GARP_LEN);
+	CHECK_MEM(buf, want, GARP_LEN);
+	writer_init(&w, buf, 27);
+	CHECK_EQ_U64(garp_encode(&w, ip("198.18.1.100"), mac), (uint64_t)-ENOSPC);
+}
+
+static void test_json(void)
+{
+	const char *doc = "{\"bindings\":[{\"home_address\":\"198.18.1.100\",\"lifetime\":300,"
+			  "\"reverse_tunnel\":true,\"x\":null,"
+			  "\"s\":\"a\\\"b\\\\c\\u00e9\\ud83d\\ude00\"}],"
+			  "\"n\":-1.5e3, \"e\" : { } , \"a\":[]}";
+	struct jv *v = jv_parse(doc, NULL);
+	const struct jv *b, *s;
+	size_t pos = 99;
+	unsigned bad = 0;
+
+	CHECK(v && v->type == JV_OBJECT && v->n == 4);
+	b = jv_get(v, "bindings");
+	CHECK(b && b->type == JV_ARRAY && b->n == 1);
+	CHECK(b && jv_get(b->items[0], "lifetime") &&
+	      strcmp(jv_get(b->items[0], "lifetime")->num_text, "300") == 0);
+	CHECK(b && jv_get(b->items[0], "reverse_tunnel")->b);
+	CHECK(b && jv_get(b->items[0], "x")->type == JV_NULL);
+	s = b ? jv_get(b->items[0], "s") : NULL;
+	CHECK(s && strcmp(s->str, "a\"b\\c\xc3\xa9\xf0\x9f\x98\x80") == 0);
+	CHECK(jv_get(v, "n") && jv_get(v, "n")->num == -1500.0);
+	CHECK(jv_get(v, "missing") == NULL);
+	jv_free(v);
+
+	CHECK(jv_parse("{\"a\":1,}", &pos) == NULL && pos == 7);
+	CHECK(jv_parse("[1 2]", NULL) == NULL);
+	CHECK(jv_parse("\"\x01\"", NULL) == NULL);
+	CHECK(jv_parse("{\"a\":1} x", NULL) == NULL);
+	CHECK(jv_parse("", NULL) == NULL);
+	{
+		char deep[200];
+
+		memset(deep, '[', 100);
+		memset(deep + 100, ']', 99);
+		deep[199] = 0;
+		CHECK(jv_parse(deep, NULL) == NULL);
+	}
+	/* Truncations of a valid document never crash and never parse. */
+	for (size_t n = 0; n < strlen(doc); n++) {
+		char *t = strndup(doc, n);
+		struct jv *x = jv_parse(t, NULL);
+
+		CHECK_LOOP(x == NULL, bad);
+		jv_free(x);
+		free(t);
+	}
+	CHECK_EQ_U64(bad, 0);
+}
+
+static const uint8_t secret[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+static int lookup(void *ctx, struct in_addr hoa, uint32_t spi, struct mip4_key *out)
+{
+	(void)ctx;
+	(void)hoa;
+	return spi == 1000 ? mip4_key_set(out, spi, secret, sizeof(secret)) : -ENOENT;
+}
+
+static int reg(struct ha_engine *ha, const char *hoa, const char *coa, const char *src,
+	       uint16_t port, bool udp, uint64_t ident, struct ha_actions *a)
+{
+	struct mip4_reg_request r;
+	struct ha_rx_meta m;
+	struct mip4_key k;
+	struct writer w;
+	uint8_t buf[256];
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = MIP4_REQ_D | MIP4_REQ_T;
+	r.lifetime = 300;
+	r.home_addr = ip(hoa);
+	r.home_agent = ip("198.18.1.1");
+	r.coa = ip(coa);
+	r.ident = ident;
+	r.udp_req.present = udp;
+	mip4_key_set(&k, 1000, secret, sizeof(secret));
+	writer_init(&w, buf, sizeof(buf));
+	n = mip4_request_encode(&w, &r, &k, NULL);
+	if (n < 0)
+		abort();
+	memset(&m, 0, sizeof(m));
+	m.src.sin_family = AF_INET;
+	m.src.sin_addr = ip(src);
+	m.src.sin_port = htons(port);
+	m.dst = ip("198.18.1.1");
+	return ha_engine_request(ha, buf, (size_t)n, &m, a);
+}
+
+/* The control documents hactl and the integration tests read. */
+static void test_ctl_json(void)
+{
+	struct fake_clock mono, wall;
+	struct ha_engine_config c;
+	struct ha_engine *ha;
+	struct ha_ctl_ctx ctx;
+	struct ha_actions *a = calloc(1, sizeof(*a));
+	uint64_t id = mip4_ntp_from_unix_ns(MM_SEC(1763856000));
+	const struct jv *list, *b, *x;
+	struct jv *v;
+	char *text, want[32];
+
+	log_set_level(LOG_LEVEL_ERROR);
+	fake_clock_init(&mono, MM_SEC(500));
+	fake_clock_init(&wall, MM_SEC(1763856000));
+	memset(&c, 0, sizeof(c));
+	c.address = ip("198.18.1.1");
+	c.home_net = ip("198.18.1.0");
+	c.home_plen = 24;
+	c.key_lookup = lookup;
+	c.clock = &mono.base;
+	c.wall = &wall.base;
+	c.keepalive_interval = 110;
+	if (ha_engine_new(&c, &ha) < 0)
+		abort();
+	CHECK_EQ_U64(reg(ha, "198.18.1.100", "198.18.11.10", "198.18.11.10", 434, false, id, a), 0);
+	CHECK_EQ_U64(reg(ha, "198.18.1.101", "10.0.0.5", "198.18.211.2", 1234, true, id + 1, a), 0);
+	fake_clock_advance(&mono, MM_SEC(13));
+
+	text = ha_ctl_list_json(ha);
+	v = jv_parse(text, NULL);
+	list = jv_get(v, "bindings");
+	CHECK(list && list->type == JV_ARRAY && list->n == 2);
+	b = list && list->n == 2 ? list->items[0] : NULL;
+	CHECK(b && strcmp(jv_get(b, "home_address")->str, "198.18.1.100") == 0);
+	CHECK(b && strcmp(jv_get(b, "care_of_address")->str, "198.18.11.10") == 0);
+	CHECK(b && strcmp(jv_get(b, "tunnel_endpoint")->str, "198.18.11.10") == 0);
+	CHECK(b && strcmp(jv_get(b, "encapsulation")->str, "ipip") == 0);
+	CHECK(b && jv_get(b, "reverse_tunnel")->type == JV_BOOL && jv_get(b, "reverse_tunnel")->b);
+	CHECK(b && strcmp(jv_get(b, "lifetime")->num_text, "300") == 0);
+	CHECK(b && strcmp(jv_get(b, "remaining")->num_text, "287") == 0);
+	CHECK(b && strcmp(jv_get(b, "registrations")->num_text, "1") == 0);
+	CHECK(b && strcmp(jv_get(b, "registered_at_monotonic_ms")->num_text, "500000") == 0);
+	snprintf(want, sizeof(want), "0x%016llx", (unsigned long long)id);
+	CHECK(b && strcmp(jv_get(b, "identification")->str, want) == 0);
+	b = list && list->n == 2 ? list->items[1] : NULL;
+	CHECK(b && strcmp(jv_get(b, "tunnel_endpoint")->str, "198.18.211.2:1234") == 0);
+	CHECK(b && strcmp(jv_get(b, "encapsulation")->str, "udp") == 0);
+	CHECK(b && strcmp(jv_get(b, "care_of_address")->str, "10.0.0.5") == 0);
+	jv_free(v);
+	g_free(text);
+
+	ctx.engine = ha;
+	ctx.dp = NULL;
+	text = ha_ctl_handle("stats", &ctx);
+	v = jv_parse(text, NULL);
+	CHECK(v && strcmp(jv_get(v, "requests")->num_text, "2") == 0);
+	CHECK(v && strcmp(jv_get(v, "accepted")->num_text, "2") == 0);
+	CHECK(v && strcmp(jv_get(v, "denied")->num_text, "0") == 0);
+	x = jv_get(v, "denied_by_code");
+	CHECK(x && x->type == JV_OBJECT && x->n == 0);
+	CHECK(v && strcmp(jv_get(v, "bindings")->num_text, "2") == 0);
+	jv_free(v);
+	g_free(text);
+	text = ha_ctl_handle("frobnicate", &ctx);
+	v = jv_parse(text, NULL);
+	CHECK(v && jv_get(v, "error") != NULL);
+	jv_free(v);
+	g_free(text);
+	ha_engine_free(ha);
+	free(a);
+}
+
+static int tap_open(const char *name)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void count_proxy(void *user, struct in_addr a)
+{
+	unsigned *n = user;
+
+	if ((ntohl(a.s_addr) >> 8) == 0xc61232)   /* 198.18.50.0/24 */
+		(*n)++;
+}
+
+static void test_netns(void)
+{
+	unsigned proxies;
+	uint8_t mac[6], frame[256], got[6];
+	char old[32], val[32];
+	int fd, ifindex, gfd, rc;
+	ssize_t n;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("# SKIP namespace tests: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return;
+	}
+	fd = tap_open("hatap0");
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ_U64(tun_set_up("hatap0"), 0);
+	ifindex = nl_link_index("hatap0");
+	CHECK(ifindex > 0);
+	CHECK_EQ_U64(nl_addr4_add(ifindex, ip("198.18.50.1"), 24), 0);
+	CHECK_EQ_U64(ha_link_mac("hatap0", mac), 0);
+	CHECK(mac[0] != 0 || mac[1] != 0 || mac[5] != 0);
+	CHECK_EQ_U64(ha_link_mac("lo", mac), (uint64_t)-EINVAL);  /* loopback is not Ethernet */
+	ha_link_mac("hatap0", mac);
+
+	/* Proxy entries. */
+	CHECK_EQ_U64(ha_neigh_proxy_add(ifindex, ip("198.18.50.100")), 0);
+	CHECK_EQ_U64(ha_neigh_proxy_add(ifindex, ip("198.18.50.100")), 0);   /* replace */
+	CHECK_EQ_U64(ha_neigh_proxy_add(ifindex, ip("198.18.50.101")), 0);
+	proxies = 0;
+	CHECK_EQ_U64(ha_neigh_proxy_list(ifindex, count_proxy, &proxies), 0);
+	CHECK_EQ_U64(proxies, 2);
+	CHECK_EQ_U64(ha_neigh_proxy_del(ifindex, ip("198.18.50.101")), 0);
+	CHECK_EQ_U64(ha_neigh_proxy_del(ifindex, ip("198.18.50.100")), 0);
+	CHECK_EQ_U64(ha_neigh_proxy_del(ifindex, ip("198.18.50.100")), (uint64_t)-ENOENT);
+	proxies = 0;
+	CHECK_EQ_U64(ha_neigh_proxy_list(ifindex, count_proxy, &proxies), 0);
+	CHECK_EQ_U64(proxies, 0);
+	CHECK_EQ_U64(ha_neigh_proxy_add(9999, ip("198.18.50.100")), (uint64_t)-ENODEV);
+
+	/* Neighbour lookup: none yet; with "ip" present, a permanent entry is found. */
+	CHECK_EQ_U64(ha_neigh_lookup(ifindex, ip("198.18.50.2"), got), (uint64_t)-ENOENT);
+	if (access("/usr/sbin/ip", X_OK) == 0 || access("/sbin/ip", X_OK) == 0) {
+		rc = system("ip neigh add 198.18.50.2 lladdr 02:00:00:00:00:02 dev hatap0");
+		CHECK_EQ_U64(rc, 0);
+		CHECK_EQ_U64(ha_neigh_lookup(ifindex, ip("198.18.50.2"), got), 0);
+		CHECK(got[0] == 2 && got[5] == 2);
+		CHECK_EQ_U64(ha_neigh_lookup(ifindex, ip("198.18.50.3"), got), (uint64_t)-ENOENT);
+	}
+
+	/* Gratuitous ARP: what the TAP receives is a broadcast ARP Request. */
+	gfd = garp_open(ifindex);
+	CHECK(gfd >= 0);
+	while (read(fd, frame, sizeof(frame)) > 0)
+		;   /* IPv6 and other start-up noise */
+	CHECK_EQ_U64(garp_send(gfd, ifindex, ip("198.18.50.100"), mac), 0);
+	n = -1;
+	for (int tries = 0; tries < 100; tries++) {
+		n = read(fd, frame, sizeof(frame));
+		if (n >= 14 && frame[12] == 0x08 && frame[13] == 0x06)
+			break;
+		usleep(10000);
+	}
+	CHECK(n >= 14 + GARP_LEN);
+	if (n >= 14 + GARP_LEN) {
+		static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+		uint8_t want[GARP_LEN];
+		struct writer w;
+
+		writer_init(&w, want, sizeof(want));
+		garp_encode(&w, ip("198.18.50.100"), mac);
+		CHECK_MEM(frame, bcast, 6);
+		CHECK_MEM(frame + 6, mac, 6);
+		CHECK_MEM(frame + 14, want, GARP_LEN);
+	}
+	close(gfd);
+
+	/* /proc/sys, in this namespace only. */
+	CHECK_EQ_U64(ha_sysctl_set("net/ipv4/ip_forward", "1", old, sizeof(old)), 0);
+	CHECK_STR(old, "0");
+	CHECK_EQ_U64(ha_sysctl_set("net/ipv4/ip_forward", "1", val, sizeof(val)), 0);
+	CHECK_STR(val, "1");
+	CHECK_EQ_U64(ha_sysctl_set("net/ipv4/neigh/hatap0/proxy_delay", "0", NULL, 0), 0);
+	CHECK_EQ_U64(ha_sysctl_set("../etc/passwd", "x", NULL, 0), (uint64_t)-EINVAL);
+	CHECK(ha_sysctl_set("net/ipv4/no_such_thing", "1", NULL, 0) < 0);
+	close(fd);
+}
+
+int main(void)
+{
+	test_garp_encode();
+	test_json();
+	test_ctl_json();
+	test_netns();
+	return tap_done();
+}

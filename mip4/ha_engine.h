@@ -1,0 +1,220 @@
+/* Home agent registration engine (RFC 5944 §3.8, RFC 3024 §4.3, RFC 3519 §4.6). No I/O:
+ * the daemon hands it each Registration Request with where it came from, and gets back
+ * actions: the reply to send (bytes, destination, source) and binding events (added,
+ * updated, removed) to carry out on the home link and in the tunnel before the reply goes
+ * out. Time comes from the struct clock in the configuration (monotonic for lifetimes) and
+ * a real-time clock for the timestamp Identification (§5.7.1).
+ *
+ * Processing follows RFC 5944 §3.8.2.1 in order, and nothing changes before a request has
+ * authenticated and passed the Identification check:
+ *
+ *  1. parse (reg.h); malformed, a rule violation, an unknown non-skippable extension, or no
+ *     Mobile-Home Authentication -> silently discarded (§3.8.2.1 a, §1.8) and counted; a
+ *     Foreign-Home Authentication extension: we share no security association with any
+ *     foreign agent -> discarded (§3.8.2.1 d);
+ *  2. Mobile-Home Authentication (§3.8.2.1 a): no security association for (home address,
+ *     SPI) -> silently discarded; a wrong Authenticator -> reply 131, authenticated with that
+ *     association's key (the "MAY send" of §3.8.2.1 a: the mobile node then knows its key is
+ *     refused instead of retransmitting into silence), no further processing;
+ *  3. Identification (§3.8.2.1 b, §5.7.1): outside the clock window or not after the last
+ *     accepted one -> reply 133 with our time in the high 32 bits, no state change. Passing
+ *     it records the Identification (replay state), whatever the outcome of the checks after;
+ *  4. checks: reserved flag bits or a not-understood UDP Tunnel Request -> 134 (§3.8.2.3,
+ *     RFC 3519 §4.6.1); Home Agent field not ours or sent to a broadcast address -> 136 with
+ *     our address (§3.8.2.1, §3.8.3.2); home address outside the home prefix -> 129
+ *     (§3.8.3.2); deregistration; minimal or GRE encapsulation -> 139 (RFC 3024 §4.3.1);
+ *     UDP tunnelling (RFC 3519 §4.6): a NAT is detected when the source address differs from
+ *     the care-of address; with a UDP Tunnel Request and the policy allowing it (or its F
+ *     flag forcing it) the binding is UDP to the request's source address and port, and the
+ *     reply carries an assenting UDP Tunnel Reply with the keepalive interval; without a NAT
+ *     and without F a declining one (§4.6); policy deny with NAT or F -> 129 (§4.6.1); an
+ *     encapsulation other than IP-in-IP inside UDP -> 142 (§4.1); a NAT for a co-located
+ *     care-of address without a UDP Tunnel Request -> 129 (§4.6.1: IP-in-IP could not reach
+ *     it; the "normal" refusal);
+ *  5. accept: lifetime capped to max-lifetime (§3.8.2.2, §3.8.3.2), the binding replaces any
+ *     previous one (no simultaneous bindings; code 1 when the S bit asked for them, else 0;
+ *     the B bit is ignored, §3.8.2), reverse tunnelling (T) is always granted (RFC 3024).
+ *     Lifetime 0 or care-of address = home address deregisters (§3.8.2.2).
+ *
+ * Every reply carries the fixed part, the NAI when the request had one (RFC 2794 §2), the UDP
+ * Tunnel Reply when due, and Mobile-Home Authentication with the mobile node's key
+ * (§3.8.3.3); the Identification is copied whole, or for 133 computed per §5.7.1. The reply
+ * goes to the request's source address and port from the address the request was sent to
+ * (§3.8.3.1).
+ *
+ * Log lines name the event: "registered", "deregistered", "denied code=NNN (name)",
+ * "dropped: <reason>" (drops are rate limited: a flood of garbage cannot flood the log).
+ * Errors are negative errno values; outputs are untouched on failure.
+ */
+#ifndef MM_MIP4_HA_ENGINE_H
+#define MM_MIP4_HA_ENGINE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "mip4/auth.h"
+#include "mip4/bcache.h"
+#include "mip4/reg.h"
+
+#define HA_MAX_LIFETIME_DEFAULT 600
+#define HA_KEEPALIVE_DEFAULT 110       /* RFC 3519 §4.9: K defaults to 110 s */
+#define HA_MAX_BINDINGS_DEFAULT 1048576
+/* Largest reply we build: fixed part, NAI, UDP Tunnel Reply, MN-HA with an HMAC-MD5. */
+#define HA_REPLY_MAX (MIP4_REPLY_FIXED_LEN + 2 + MIP4_NAI_MAX + 2 + MIP4_UDPT_LEN + \
+		      MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN)
+#define HA_EVENTS_MAX 64
+
+enum ha_udp_policy {
+	HA_UDP_ALLOW = 0,  /* NAT traversal per RFC 3519 when the mobile node asks for it */
+	HA_UDP_DENY = 1,   /* refuse it: 129 when a NAT is detected or F is set (§4.6.1) */
+};
+
+/* The Mobility Security Association of mobile node hoa for spi (RFC 5944 §1.6, §3.2: "indexed
+ * by SPI and IP address"): fill *out and return 0, or -ENOENT. The engine wipes its copy. */
+typedef int (*ha_key_lookup_fn)(void *ctx, struct in_addr hoa, uint32_t spi,
+				struct mip4_key *out);
+
+struct ha_engine_config {
+	struct in_addr address;        /* the home agent's address (§3.8.1) */
+	struct in_addr home_net;       /* home network prefix (§3.8.1) */
+	unsigned home_plen;            /* 8..30 */
+	uint16_t max_lifetime;         /* s, 1..65534; 0 = HA_MAX_LIFETIME_DEFAULT */
+	enum ha_udp_policy udp;
+	uint16_t keepalive_interval;   /* s, sent in UDP Tunnel Replies (0 = "use your default") */
+	ha_key_lookup_fn key_lookup;
+	void *key_ctx;
+	const struct clock *clock;     /* monotonic; required */
+	const struct clock *wall;      /* wall clock for Identification; NULL = the system's */
+	mm_time_ns ident_window;       /* 0 = MIP4_IDENT_WINDOW_DEFAULT (7 s) */
+	size_t max_bindings;           /* mobile nodes remembered; 0 = HA_MAX_BINDINGS_DEFAULT */
+};
+
+/* How a Registration Request arrived. */
+struct ha_rx_meta {
+	struct sockaddr_in src;        /* IP source address and UDP source port */
+	struct in_addr dst;            /* IP destination address (may be a broadcast) */
+};
+
+enum ha_event_kind {
+	HA_EV_ADDED = 1,    /* a mobile node that was at home now has a binding */
+	HA_EV_UPDATED,      /* a binding was renewed or moved (care-of address, endpoint) */
+	HA_EV_REMOVED,      /* a binding ended (deregistration or expiry) */
+};
+
+enum ha_remove_reason {
+	HA_REMOVED_NONE = 0,
+	HA_REMOVED_DEREGISTERED,
+	HA_REMOVED_EXPIRED,
+};
+
+struct ha_event {
+	enum ha_event_kind kind;
+	enum ha_remove_reason reason;  /* REMOVED */
+	bool moved;                    /* UPDATED: tunnel endpoint or encapsulation changed */
+	struct mip4_binding binding;   /* ADDED/UPDATED: the new binding; REMOVED: the old one */
+};
+
+struct ha_actions {
+	/* Bindings or replay state changed: persist the cache before sending the reply. */
+	bool state_changed;
+	unsigned nevents;
+	struct ha_event events[HA_EVENTS_MAX];
+
+	bool send;                     /* a reply is to be sent */
+	int code;                      /* its Code (-1: none) */
+	struct sockaddr_in reply_to;   /* the request's source address and port (§3.8.3.1) */
+	struct in_addr reply_from;     /* the request's destination, or ours for a broadcast */
+	/* §3.8.3.1: a deregistration sent from the home address is answered on the home link,
+	 * bypassing any binding that still exists (e.g. when it was denied). */
+	bool reply_on_home_link;
+	size_t reply_len;
+	uint8_t reply[HA_REPLY_MAX];
+};
+
+struct ha_stats {
+	/* Every reply sent is counted once in accepted or denied: accepted + denied = replies. */
+	uint64_t requests;             /* datagrams with Type 1 (Registration Request) and the
+	                                * whole 24-byte fixed part, malformed ones included */
+	uint64_t accepted;             /* replies with code 0/1: registrations, renewals and
+	                                * deregistrations */
+	uint64_t deregistrations;      /* of those, deregistrations */
+	uint64_t expired;              /* bindings that ran out */
+	uint64_t denied;               /* replies with a denial code */
+	uint64_t denied_by_code[256];
+	uint64_t dropped_malformed;    /* another message type, or malformed */
+	uint64_t dropped_unauthenticated; /* no MN-HA extension, unknown extension, FA-HA */
+	uint64_t dropped_unknown_spi;  /* no security association: silently discarded */
+	uint64_t auth_failures;        /* wrong authenticator (replied 131) */
+	uint64_t replays;              /* Identification not after the last accepted one (133) */
+	uint64_t stale_ident;          /* Identification outside the clock window (133) */
+	uint64_t keepalives;           /* UDP keepalives accepted */
+	uint64_t keepalives_dropped;   /* UDP keepalives refused */
+	uint64_t log_suppressed;       /* drop lines not logged by the rate limit */
+};
+
+struct ha_engine;
+
+/* Returns 0 and *out, or -EINVAL (bad configuration: no key lookup or clock, address 0,
+ * prefix length out of range, address outside the home prefix), -ENOMEM. */
+int ha_engine_new(const struct ha_engine_config *cfg, struct ha_engine **out);
+void ha_engine_free(struct ha_engine *ha);
+
+/* Process one datagram received on UDP port 434 (the whole UDP payload). Returns 0 with
+ * *out filled when the request was answered (accepted or denied; out->events says what
+ * changed); a negative errno when it was silently discarded, with *out untouched:
+ * -EBADMSG malformed / not a Registration Request, -ENOKEY no Mobile-Home Authentication,
+ * -EOPNOTSUPP unknown non-skippable extension, -EPERM no security association or a
+ * Foreign-Home Authentication extension, -EIO crypto failure. */
+int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
+		      const struct ha_rx_meta *meta, struct ha_actions *out);
+
+/* End the bindings whose lifetime ran out by now (§3.8.2.2; no reply is sent, §3.8).
+ * Returns how many (at most HA_EVENTS_MAX per call: call again while it returns that many),
+ * with *out filled (REMOVED events, state_changed) when > 0; *out is untouched at 0. */
+int ha_engine_expire(struct ha_engine *ha, mm_time_ns now, struct ha_actions *out);
+
+/* When ha_engine_expire() next has work (BCACHE_NEVER: nothing bound). */
+mm_time_ns ha_engine_next_expiry(const struct ha_engine *ha);
+
+/* A UDP keepalive (RFC 3519 §4.9: a UDP-encapsulated ICMP echo request from the home address
+ * to the home agent) arrived from outer_src. Returns 0 when it belongs to a UDP binding and
+ * must be answered: its outer source equals the binding's endpoint, or the binding is half
+ * bound (R flag, §4.6) and the outer address matches, in which case the port is learnt and
+ * *out gets an UPDATED event and state_changed (the caller zeroes out first). A keepalive
+ * from another address or port is not followed (§4.10: the mobile node re-registers when a
+ * NAT mapping is lost; §6.1.2): -EPERM. -ENOENT: no UDP binding for inner_src, or
+ * inner_dst is not our address. Logged (rate limited) and counted by the engine. */
+int ha_engine_keepalive(struct ha_engine *ha, const struct sockaddr_in *outer_src,
+			struct in_addr inner_src, struct in_addr inner_dst,
+			struct ha_actions *out);
+
+/* The active binding of hoa, or NULL (valid until the engine is next called to change
+ * something). For the data path. */
+const struct mip4_binding *ha_engine_lookup(const struct ha_engine *ha, struct in_addr hoa);
+/* The binding cache, for listing (bcache_next()). */
+const struct bcache *ha_engine_bcache(const struct ha_engine *ha);
+const struct ha_stats *ha_engine_stats(const struct ha_engine *ha);
+const struct ha_engine_config *ha_engine_config(const struct ha_engine *ha);
+
+/* Seconds left of b at the engine's current time (rounded up; 0 when due). */
+uint32_t ha_engine_remaining(const struct ha_engine *ha, const struct mip4_binding *b);
+
+/* Persistence of the binding cache with the replay state (format in bcache.h), with times
+ * converted through the engine's clocks. ha_engine_save() returns bytes written or -ENOSPC;
+ * ha_engine_save_len() is what it needs. */
+size_t ha_engine_save_len(const struct ha_engine *ha);
+int ha_engine_save(const struct ha_engine *ha, struct writer *w);
+
+/* Replace the cache with the one in data (all or nothing, see bcache_deserialize()). Expired
+ * bindings are dropped (replay state kept) and counted in *expired (may be NULL). Nothing is
+ * logged: the caller knows the file. The caller then walks the bindings to reinstall them. */
+int ha_engine_load(struct ha_engine *ha, const void *data, size_t len, size_t *expired);
+
+const char *ha_event_kind_name(enum ha_event_kind kind);
+const char *mip4_encap_name(enum mip4_encap encap);
+
+#endif

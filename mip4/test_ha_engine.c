@@ -1,0 +1,925 @@
+/* Unit tests for mip4/ha_engine.c: the home agent's registration processing, driven by a
+ * fake monotonic clock and a fake wall clock, with mobile nodes played by the codec. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "mip4/ha_engine.h"
+#include "mip4/ident.h"
+#include "mip4/reg.h"
+#include "tests/unit/tap.h"
+
+/* 2025-11-23T00:00:00Z */
+#define TWALL MM_SEC(1763856000)
+#define T0 MM_SEC(1000)
+
+#define HA   "198.18.1.1"
+#define HOA  "198.18.1.100"
+#define HOA2 "198.18.1.101"
+#define FAR  "198.19.9.9"      /* has a key, but is not in the home prefix */
+#define COA1 "198.18.11.10"
+#define COA2 "198.18.12.20"
+#define NAT  "198.18.200.1"
+#define PRIV "10.0.0.5"
+#define MANY_BASE 0xc6122000u  /* 198.18.32.0/20: many mobile nodes */
+
+static struct in_addr ip(const char *s)
+{
+	struct in_addr a = { 0 };
+
+	if (addr4_parse(s, &a) < 0)
+		abort();
+	return a;
+}
+
+static void secret_for(struct in_addr hoa, uint8_t out[16])
+{
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)(ntohl(hoa.s_addr) * 31u + (unsigned)i * 7u);
+}
+
+static uint32_t spi_for(struct in_addr hoa)
+{
+	return 1000 + (ntohl(hoa.s_addr) & 0xffff);
+}
+
+/* Every mobile node in 198.18.1.0/24, 198.18.32.0/20 and FAR has a key. */
+static int lookup(void *ctx, struct in_addr hoa, uint32_t spi, struct mip4_key *out)
+{
+	uint32_t h = ntohl(hoa.s_addr);
+	uint8_t s[16];
+
+	(void)ctx;
+	if (!((h >> 8) == 0xc61201 || (h >> 12) == (MANY_BASE >> 12) ||
+	      hoa.s_addr == ip(FAR).s_addr))
+		return -ENOENT;
+	if (spi != spi_for(hoa))
+		return -ENOENT;
+	secret_for(hoa, s);
+	return mip4_key_set(out, spi, s, sizeof(s));
+}
+
+static struct mip4_key key_of(struct in_addr hoa)
+{
+	struct mip4_key k;
+	uint8_t s[16];
+
+	secret_for(hoa, s);
+	mip4_key_set(&k, spi_for(hoa), s, sizeof(s));
+	return k;
+}
+
+struct fx {
+	struct fake_clock mono, wall;
+	struct ha_engine *ha;
+	struct ha_engine_config cfg;
+	struct ha_actions a;
+	uint64_t ident_ctr;
+};
+
+static void fx_init(struct fx *f, enum ha_udp_policy udp)
+{
+	memset(f, 0, sizeof(*f));
+	fake_clock_init(&f->mono, T0);
+	fake_clock_init(&f->wall, TWALL);
+	f->cfg.address = ip(HA);
+	f->cfg.home_net = ip("198.18.0.0");
+	f->cfg.home_plen = 16;
+	f->cfg.max_lifetime = 600;
+	f->cfg.udp = udp;
+	f->cfg.keepalive_interval = 110;
+	f->cfg.key_lookup = lookup;
+	f->cfg.clock = &f->mono.base;
+	f->cfg.wall = &f->wall.base;
+	if (ha_engine_new(&f->cfg, &f->ha) < 0)
+		abort();
+}
+
+static void fx_advance(struct fx *f, mm_time_ns d)
+{
+	fake_clock_advance(&f->mono, d);
+	fake_clock_advance(&f->wall, d);
+}
+
+/* A fresh Identification: the wall clock, increasing. */
+static uint64_t fresh(struct fx *f)
+{
+	return mip4_ntp_from_unix_ns(f->wall.now_ns) + (++f->ident_ctr << 8);
+}
+
+struct rq_opts {
+	const char *hoa, *coa, *ha;
+	uint16_t lifetime;
+	uint8_t flags;
+	bool udp;
+	uint8_t udp_flags, udp_encap;
+	uint64_t ident;
+	const char *nai;
+};
+
+static size_t build(const struct rq_opts *o, uint8_t *buf, size_t cap)
+{
+	struct mip4_reg_request r;
+	struct mip4_key k;
+	struct writer w;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = o->flags;
+	r.lifetime = o->lifetime;
+	r.home_addr = ip(o->hoa);
+	r.home_agent = ip(o->ha ? o->ha : HA);
+	r.coa = ip(o->coa);
+	r.ident = o->ident;
+	if (o->udp) {
+		r.udp_req.present = true;
+		r.udp_req.flags = o->udp_flags;
+		r.udp_req.encap = o->udp_encap;
+	}
+	if (o->nai) {
+		r.nai.present = true;
+		r.nai.len = (uint8_t)strlen(o->nai);
+		memcpy(r.nai.text, o->nai, r.nai.len);
+	}
+	k = key_of(r.home_addr);
+	writer_init(&w, buf, cap);
+	n = mip4_request_encode(&w, &r, &k, NULL);
+	mip4_key_wipe(&k);
+	if (n < 0)
+		abort();
+	return (size_t)n;
+}
+
+/* Recompute the MN-HA authenticator (the last 16 bytes) after editing a request. */
+static void resign(uint8_t *buf, size_t n, const char *hoa)
+{
+	struct mip4_key k = key_of(ip(hoa));
+
+	if (mip4_hmac_md5(k.key, k.len, buf, n - MIP4_HMAC_MD5_LEN, buf + n - MIP4_HMAC_MD5_LEN))
+		abort();
+	mip4_key_wipe(&k);
+}
+
+static struct ha_rx_meta meta(const char *src, uint16_t port)
+{
+	struct ha_rx_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.src.sin_family = AF_INET;
+	m.src.sin_addr = ip(src);
+	m.src.sin_port = htons(port);
+	m.dst = ip(HA);
+	return m;
+}
+
+static int handle(struct fx *f, const uint8_t *buf, size_t len, const struct ha_rx_meta *m)
+{
+	return ha_engine_request(f->ha, buf, len, m, &f->a);
+}
+
+/* Register (default options for the rest), from src:port. */
+static int reg(struct fx *f, const char *hoa, const char *coa, uint16_t life, const char *src,
+	       uint16_t port)
+{
+	struct rq_opts o = { .hoa = hoa, .coa = coa, .lifetime = life,
+			     .flags = MIP4_REQ_D | MIP4_REQ_T, .ident = fresh(f) };
+	uint8_t buf[512];
+	size_t n = build(&o, buf, sizeof(buf));
+	struct ha_rx_meta m = meta(src, port);
+
+	return handle(f, buf, n, &m);
+}
+
+/* Parse and authenticate the reply in f->a with hoa's key. */
+static bool reply_ok(const struct fx *f, const char *hoa, struct mip4_reg_reply *rep)
+{
+	struct mip4_key k = key_of(ip(hoa));
+	bool ok;
+
+	ok = f->a.send && mip4_reply_parse(f->a.reply, f->a.reply_len, rep) == 0 &&
+	     rep->mn_ha.present &&
+	     mip4_auth_verify_key(f->a.reply, f->a.reply_len, &rep->mn_ha, &k) == 0 &&
+	     rep->home_addr.s_addr == ip(hoa).s_addr && rep->home_agent.s_addr == ip(HA).s_addr;
+	mip4_key_wipe(&k);
+	return ok;
+}
+
+static void test_config(void)
+{
+	struct fx f;
+	struct ha_engine *ha = NULL;
+	struct ha_engine_config c;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	c = f.cfg;
+	c.key_lookup = NULL;
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	c = f.cfg;
+	c.address = ip("198.19.0.1");
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	c = f.cfg;
+	c.home_plen = 31;
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	c = f.cfg;
+	c.max_lifetime = 0xffff;
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	CHECK(ha == NULL);
+	ha_engine_free(f.ha);
+}
+
+static void test_accept_renew_move_dereg(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	const struct mip4_binding *b;
+	struct rq_opts o;
+	uint8_t buf[512];
+	size_t n;
+	struct ha_rx_meta m;
+	uint64_t id;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	/* Accept. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .ident = fresh(&f),
+			      .nai = "mn@example.com" };
+	id = o.ident;
+	n = build(&o, buf, sizeof(buf));
+	m = meta(COA1, 40000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.send && f.a.code == 0 && f.a.state_changed && f.a.nevents == 1);
+	CHECK(f.a.events[0].kind == HA_EV_ADDED);
+	CHECK(f.a.reply_to.sin_addr.s_addr == ip(COA1).s_addr &&
+	      ntohs(f.a.reply_to.sin_port) == 40000);
+	CHECK(f.a.reply_from.s_addr == ip(HA).s_addr);
+	CHECK(!f.a.reply_on_home_link);
+	CHECK(reply_ok(&f, HOA, &rep));
+	CHECK(rep.code == 0 && rep.lifetime == 300 && rep.ident == id);
+	CHECK(rep.nai.present && strcmp(rep.nai.text, "mn@example.com") == 0);
+	CHECK(!rep.udp_reply.present);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_IPIP && b->ep_addr.s_addr == ip(COA1).s_addr &&
+	      b->ep_port == 0 && (b->req_flags & MIP4_REQ_T) && b->lifetime == 300 &&
+	      b->ident == id && b->replay_ident == id && b->registrations == 1);
+	CHECK(b && b->expires_at == T0 + MM_SEC(300));
+	CHECK_EQ_U64(ha_engine_next_expiry(f.ha), T0 + MM_SEC(300));
+	CHECK_EQ_U64(ha_engine_remaining(f.ha, b), 300);
+
+	/* Renew 100 s later. */
+	fx_advance(&f, MM_SEC(100));
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 40000), 0);
+	CHECK(f.a.code == 0 && f.a.nevents == 1 && f.a.events[0].kind == HA_EV_UPDATED &&
+	      !f.a.events[0].moved);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->registrations == 2 && b->expires_at == T0 + MM_SEC(400));
+
+	/* Move. */
+	CHECK_EQ_U64(reg(&f, HOA, COA2, 300, COA2, 40001), 0);
+	CHECK(f.a.code == 0 && f.a.events[0].kind == HA_EV_UPDATED && f.a.events[0].moved);
+	CHECK(f.a.events[0].binding.ep_addr.s_addr == ip(COA2).s_addr);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(f.ha)), 1);
+
+	/* Lifetime 0 with another care-of address: nothing to delete, still accepted. */
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 0, COA1, 40000), 0);
+	CHECK(f.a.code == 0 && f.a.nevents == 0 && f.a.state_changed);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) != NULL);
+
+	/* Deregistration from the home link: lifetime 0, care-of = home address. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = HOA, .lifetime = 0, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(HOA, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.nevents == 1 && f.a.events[0].kind == HA_EV_REMOVED &&
+	      f.a.events[0].reason == HA_REMOVED_DEREGISTERED);
+	CHECK(f.a.events[0].binding.coa.s_addr == ip(COA2).s_addr);
+	CHECK(f.a.reply_on_home_link);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.lifetime == 0 && rep.code == 0);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) == NULL);
+	CHECK_EQ_U64(ha_engine_next_expiry(f.ha), BCACHE_NEVER);
+
+	/* The replay state survived: the first request again is a replay. */
+	n = build(&(struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300,
+				     .flags = MIP4_REQ_D | MIP4_REQ_T, .ident = id,
+				     .nai = "mn@example.com" }, buf, sizeof(buf));
+	m = meta(COA1, 40000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_IDENT_MISMATCH && f.a.nevents == 0 &&
+	      !f.a.state_changed);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) == NULL);
+
+	/* Care-of = home address with a nonzero lifetime also deregisters. */
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 40000), 0);
+	CHECK(f.a.events[0].kind == HA_EV_ADDED);
+	CHECK_EQ_U64(reg(&f, HOA, HOA, 300, HOA, 434), 0);
+	CHECK(f.a.code == 0 && f.a.events[0].kind == HA_EV_REMOVED);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.lifetime == 0);
+
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->accepted, 7);   /* 4 registrations, 3 deregistrations */
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->deregistrations, 3);
+	/* 100 s old: outside the window before it is even compared with the last one. */
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->stale_ident, 1);
+	ha_engine_free(f.ha);
+}
+
+static void test_lifetime_and_expiry(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct ha_actions a;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 0xffff, COA1, 434), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && rep.lifetime == 600);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 1000, COA1, 434), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.lifetime == 600);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 10, COA1, 434), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.lifetime == 10);
+	CHECK_EQ_U64(reg(&f, HOA2, COA2, 20, COA2, 434), 0);
+
+	memset(&a, 0x5a, sizeof(a));
+	fx_advance(&f, MM_SEC(9));
+	CHECK_EQ_U64(ha_engine_expire(f.ha, f.mono.now_ns, &a), 0);
+	CHECK(a.nevents == 0x5a5a5a5a);     /* untouched */
+	fx_advance(&f, MM_SEC(1));
+	CHECK_EQ_U64(ha_engine_expire(f.ha, f.mono.now_ns, &a), 1);
+	CHECK(a.nevents == 1 && a.events[0].kind == HA_EV_REMOVED &&
+	      a.events[0].reason == HA_REMOVED_EXPIRED && a.state_changed && !a.send);
+	CHECK(a.events[0].binding.home_addr.s_addr == ip(HOA).s_addr);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) == NULL);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA2)) != NULL);
+	CHECK_EQ_U64(ha_engine_next_expiry(f.ha), T0 + MM_SEC(20));
+	fx_advance(&f, MM_SEC(10));
+	CHECK_EQ_U64(ha_engine_expire(f.ha, f.mono.now_ns, &a), 1);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->expired, 2);
+	CHECK_EQ_U64(ha_engine_next_expiry(f.ha), BCACHE_NEVER);
+	ha_engine_free(f.ha);
+}
+
+/* out must be untouched, nothing may change. */
+static void expect_silent(struct fx *f, const uint8_t *buf, size_t len,
+			  const struct ha_rx_meta *m, int want, unsigned *bad)
+{
+	size_t entries = bcache_entries(ha_engine_bcache(f->ha));
+	const struct mip4_binding *b = ha_engine_lookup(f->ha, ip(HOA));
+	struct mip4_binding before;
+	int rc;
+
+	if (b)
+		before = *b;
+	memset(&f->a, 0xa5, sizeof(f->a));
+	rc = handle(f, buf, len, m);
+	CHECK_LOOP(rc < 0 && (want == 0 || rc == want), *bad);
+	CHECK_LOOP(f->a.nevents == 0xa5a5a5a5, *bad);
+	CHECK_LOOP(bcache_entries(ha_engine_bcache(f->ha)) == entries, *bad);
+	b = ha_engine_lookup(f->ha, ip(HOA));
+	CHECK_LOOP(!b || memcmp(b, &before, sizeof(before)) == 0, *bad);
+}
+
+static void test_authentication(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	uint8_t buf[512], copy[512];
+	size_t n;
+	struct ha_rx_meta m = meta(COA1, 434);
+	const struct mip4_binding *b;
+	struct mip4_binding before;
+	unsigned bad = 0;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 434), 0);
+	before = *ha_engine_lookup(f.ha, ip(HOA));
+
+	/* Wrong authenticator: 131, authenticated with the MN's key, nothing changes. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA2, .lifetime = 300, .flags = MIP4_REQ_D,
+			      .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	buf[n - 1] ^= 1;
+	m = meta(COA2, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_MN_AUTH_FAILED && f.a.nevents == 0 && !f.a.state_changed);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 131 && rep.ident == o.ident);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && memcmp(b, &before, sizeof(before)) == 0);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->auth_failures, 1);
+	/* A tampered body (care-of address rewritten in flight): same. */
+	n = build(&o, buf, sizeof(buf));
+	buf[16] ^= 0x40;
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_MN_AUTH_FAILED && !f.a.state_changed);
+	/* The correct request with the same Identification is still accepted afterwards:
+	 * a failed authentication must not have recorded the Identification. */
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.events[0].moved);
+	before = *ha_engine_lookup(f.ha, ip(HOA));
+
+	/* Unknown SPI, or a key for another home address: silently discarded. */
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	memcpy(copy, buf, n);
+	copy[n - 16 - 1] ^= 0x01;                 /* SPI low byte */
+	expect_silent(&f, copy, n, &m, -EPERM, &bad);
+	o.hoa = "198.18.7.7";                     /* no key at all */
+	n = build(&o, buf, sizeof(buf));
+	expect_silent(&f, buf, n, &m, -EPERM, &bad);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->dropped_unknown_spi, 2);
+	o.hoa = "10.1.2.3";                       /* not even in the home prefix */
+	n = build(&o, buf, sizeof(buf));
+	expect_silent(&f, buf, n, &m, -EPERM, &bad);
+
+	/* No MN-HA extension at all: the fixed part alone. */
+	o.hoa = HOA;
+	n = build(&o, buf, sizeof(buf));
+	expect_silent(&f, buf, MIP4_REQUEST_FIXED_LEN, &m, -ENOKEY, &bad);
+
+	/* A Foreign-Home Authentication after MN-HA: no SA with any FA (§3.8.2.1 d). */
+	{
+		struct writer w;
+
+		n = build(&o, buf, sizeof(buf));
+		writer_init(&w, buf + n, sizeof(buf) - n);
+		writer_u8(&w, MIP4_EXT_FA_HA_AUTH);
+		writer_u8(&w, 20);
+		writer_be32(&w, 5000);
+		writer_zeros(&w, 16);
+		expect_silent(&f, buf, n + writer_len(&w), &m, -EPERM, &bad);
+	}
+	CHECK_EQ_U64(bad, 0);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && memcmp(b, &before, sizeof(before)) == 0);
+	ha_engine_free(f.ha);
+}
+
+static void test_identification(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	uint8_t buf[512];
+	size_t n;
+	struct ha_rx_meta m = meta(COA1, 434);
+	struct mip4_ident_mn mn;
+	uint64_t stale;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300, .flags = MIP4_REQ_D,
+			      .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0);
+	/* The very same datagram again: a replay, 133, nothing changes. */
+	fx_advance(&f, MM_SEC(1));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 133 && f.a.nevents == 0 && !f.a.state_changed);
+	CHECK(reply_ok(&f, HOA, &rep) && (uint32_t)rep.ident == (uint32_t)o.ident);
+	CHECK_EQ_U64(rep.ident >> 32, mip4_ntp_from_unix_ns(f.wall.now_ns) >> 32);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA))->registrations == 1);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->replays, 1);
+
+	/* A mobile node whose clock is a minute behind: 133, then it resynchronises from the
+	 * reply (ident.h) and is accepted. */
+	mip4_ident_mn_init(&mn);
+	stale = mip4_ident_mn_next(&mn, f.wall.now_ns - MM_SEC(60), 0x123);
+	o.ident = stale;
+	o.coa = COA2;
+	n = build(&o, buf, sizeof(buf));
+	m = meta(COA2, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 133 && !f.a.state_changed && f.a.nevents == 0);
+	CHECK(reply_ok(&f, HOA, &rep));
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->stale_ident, 1);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA))->coa.s_addr == ip(COA1).s_addr);
+	CHECK_EQ_U64(mip4_ident_mn_resync(&mn, stale, rep.ident, f.wall.now_ns - MM_SEC(60)), 0);
+	o.ident = mip4_ident_mn_next(&mn, f.wall.now_ns - MM_SEC(60), 0x456);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.events[0].moved);
+	/* Ahead of our clock by a minute: stale too. */
+	o.ident = mip4_ntp_from_unix_ns(f.wall.now_ns + MM_SEC(60));
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 133);
+	ha_engine_free(f.ha);
+}
+
+static void test_checks(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	uint8_t buf[512];
+	size_t n;
+	struct ha_rx_meta m = meta(COA1, 434);
+
+	fx_init(&f, HA_UDP_ALLOW);
+	/* Unknown home agent address: 136 with ours. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300, .flags = MIP4_REQ_D,
+			      .ha = "198.18.1.2", .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_UNKNOWN_HA_ADDRESS && f.a.nevents == 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.home_agent.s_addr == ip(HA).s_addr);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) == NULL);
+	/* Sent to the home network's directed broadcast: 136, from our unicast address. */
+	o.ha = NULL;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m.dst = ip("198.18.255.255");
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 136 && f.a.reply_from.s_addr == ip(HA).s_addr);
+	m.dst = ip(HA);
+
+	/* Home address outside the home prefix: 129. */
+	o.hoa = FAR;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_ADMIN_PROHIBITED && f.a.nevents == 0);
+	CHECK(reply_ok(&f, FAR, &rep));
+	o.hoa = HOA;
+
+	/* Reserved flag bit: 134. */
+	o.flags = MIP4_REQ_D;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	buf[1] |= MIP4_REQ_x;             /* the encoder refuses to set it */
+	resign(buf, n, HOA);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_POORLY_FORMED_REQUEST && f.a.nevents == 0);
+
+	/* Minimal encapsulation (M): 139 (RFC 3024 §4.3.1). */
+	o.flags = MIP4_REQ_D | MIP4_REQ_M;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_ENCAP_UNAVAILABLE);
+
+	/* S and B: a single replacing binding, code 1. */
+	o.flags = MIP4_REQ_D | MIP4_REQ_S | MIP4_REQ_B | MIP4_REQ_T;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_ACCEPTED_NO_SIMULTANEOUS && f.a.nevents == 1);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 1 && rep.lifetime == 300);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->denied, 5);
+	/* Every reply is counted once: accepted + denied = replies = requests here. */
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->accepted + ha_engine_stats(f.ha)->denied,
+		     ha_engine_stats(f.ha)->requests);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->denied_by_code[136], 2);
+	ha_engine_free(f.ha);
+}
+
+static void test_udp(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	uint8_t buf[512];
+	size_t n;
+	struct ha_rx_meta m;
+	const struct mip4_binding *b;
+	struct sockaddr_in ka;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	/* NAT detected (source != care-of) with a UDP Tunnel Request: UDP to source:port. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = PRIV, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .udp = true,
+			      .udp_encap = MIP4_UDPT_ENCAP_IPIP, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(NAT, 61000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.nevents == 1);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.udp_reply.present && rep.udp_reply.code == 0 &&
+	      rep.udp_reply.keepalive == 110 && !rep.udp_reply.forced);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_UDP && b->ep_addr.s_addr == ip(NAT).s_addr &&
+	      b->ep_port == 61000 && b->coa.s_addr == ip(PRIV).s_addr);
+	CHECK(f.a.reply_to.sin_addr.s_addr == ip(NAT).s_addr &&
+	      ntohs(f.a.reply_to.sin_port) == 61000);
+
+	/* Keepalives: from the endpoint -> answered; another port -> refused (§4.3). */
+	memset(&ka, 0, sizeof(ka));
+	ka.sin_family = AF_INET;
+	ka.sin_addr = ip(NAT);
+	ka.sin_port = htons(61000);
+	memset(&f.a, 0, sizeof(f.a));
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA), ip(HA), &f.a), 0);
+	CHECK(f.a.nevents == 0 && !f.a.state_changed);
+	ka.sin_port = htons(61001);
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA), ip(HA), &f.a), (uint64_t)-EPERM);
+	ka.sin_port = htons(61000);
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA2), ip(HA), &f.a), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA), ip(COA1), &f.a),
+		     (uint64_t)-ENOENT);
+
+	/* No NAT, UDP Tunnel Request without F: declining reply, IP-in-IP. */
+	o.coa = COA1;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && rep.udp_reply.present &&
+	      rep.udp_reply.code == MIP4_UDPT_CODE_DECLINED);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_IPIP && b->ep_addr.s_addr == ip(COA1).s_addr);
+	CHECK(f.a.events[0].moved);
+
+	/* F flag: UDP although there is no NAT. */
+	o.udp_flags = MIP4_UDPT_REQ_F;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m = meta(COA1, 5555);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && rep.udp_reply.present &&
+	      rep.udp_reply.code == 0 && rep.udp_reply.forced);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_UDP && b->ep_port == 5555 &&
+	      (b->state & BCACHE_S_FORCED));
+
+	/* NAT, but no UDP Tunnel Request, co-located care-of address: 129. */
+	o.udp = false;
+	o.udp_flags = 0;
+	o.coa = PRIV;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m = meta(NAT, 61000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_ADMIN_PROHIBITED && f.a.nevents == 0);
+	/* ... while a foreign agent care-of address (no D) relayed from elsewhere is fine. */
+	o.flags = MIP4_REQ_T;
+	o.coa = COA2;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m = meta("198.18.12.1", 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_IPIP && b->ep_addr.s_addr == ip(COA2).s_addr);
+
+	/* Encapsulation other than IP-in-UDP: 142. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = PRIV, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .udp = true,
+			      .udp_encap = MIP4_UDPT_ENCAP_GRE, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(NAT, 61000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_UDP_ENCAP_UNAVAILABLE);
+
+	/* R flag: half bound until the first keepalive from the same address. */
+	o.udp_encap = 0;
+	o.udp_flags = MIP4_UDPT_REQ_R;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->encap == MIP4_ENCAP_UDP && b->ep_port == 0);
+	ka.sin_addr = ip("198.18.200.2");
+	ka.sin_port = htons(7000);
+	memset(&f.a, 0, sizeof(f.a));
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA), ip(HA), &f.a), (uint64_t)-EPERM);
+	ka.sin_addr = ip(NAT);
+	CHECK_EQ_U64(ha_engine_keepalive(f.ha, &ka, ip(HOA), ip(HA), &f.a), 0);
+	CHECK(f.a.nevents == 1 && f.a.events[0].kind == HA_EV_UPDATED && f.a.state_changed);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->ep_port == 7000);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->keepalives, 2);
+	ha_engine_free(f.ha);
+
+	/* Policy deny: NAT -> 129; F -> 129; no NAT -> declining reply. */
+	fx_init(&f, HA_UDP_DENY);
+	o = (struct rq_opts){ .hoa = HOA, .coa = PRIV, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .udp = true, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(NAT, 61000);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_ADMIN_PROHIBITED && f.a.nevents == 0);
+	o.coa = COA1;
+	o.udp_flags = MIP4_UDPT_REQ_F;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_ADMIN_PROHIBITED);
+	o.udp_flags = 0;
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && rep.udp_reply.present &&
+	      rep.udp_reply.code >= 64);
+	ha_engine_free(f.ha);
+}
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void test_hostile(void)
+{
+	struct fx f;
+	struct rq_opts o;
+	uint8_t buf[512], mut[512];
+	size_t n;
+	struct ha_rx_meta m = meta(COA1, 434);
+	struct mip4_binding before;
+	const struct mip4_binding *b;
+	unsigned bad = 0, replied = 0;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 434), 0);
+	before = *ha_engine_lookup(f.ha, ip(HOA));
+
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA2, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .udp = true,
+			      .nai = "x@y", .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	/* Every truncation. */
+	for (size_t len = 0; len < n; len++)
+		expect_silent(&f, buf, len, &m, 0, &bad);
+	/* Every single-bit flip: either discarded, or denied (131: the authenticator no
+	 * longer matches), never a state change. */
+	for (size_t i = 0; i < n * 8; i++) {
+		int rc;
+
+		memcpy(mut, buf, n);
+		mut[i / 8] ^= (uint8_t)(1u << (i % 8));
+		memset(&f.a, 0, sizeof(f.a));
+		rc = handle(&f, mut, n, &m);
+		CHECK_LOOP(rc < 0 || (f.a.code == 131 && f.a.nevents == 0 && !f.a.state_changed),
+			   bad);
+		if (rc == 0)
+			replied++;
+	}
+	/* Random bytes, and random bytes behind a plausible header. */
+	for (int r = 0; r < 20000; r++) {
+		size_t len = rnd() % sizeof(mut);
+
+		for (size_t i = 0; i < len; i++)
+			mut[i] = (uint8_t)rnd();
+		if (len && (r & 1))
+			mut[0] = MIP4_MSG_REG_REQUEST;
+		memset(&f.a, 0, sizeof(f.a));
+		CHECK_LOOP(handle(&f, mut, len, &m) < 0 || (f.a.nevents == 0 && !f.a.state_changed),
+			   bad);
+	}
+	CHECK_EQ_U64(bad, 0);
+	printf("# %u of %zu bit flips answered 131\n", replied, n * 8);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && memcmp(b, &before, sizeof(before)) == 0);
+	CHECK_EQ_U64(bcache_entries(ha_engine_bcache(f.ha)), 1);
+	CHECK(ha_engine_stats(f.ha)->dropped_malformed > 0);
+	CHECK(ha_engine_stats(f.ha)->log_suppressed > 0);   /* the drop log is rate limited */
+	/* And the genuine request still works. */
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0);
+	ha_engine_free(f.ha);
+}
+
+static void test_many_and_persist(void)
+{
+	enum { N = 1000 };
+	struct fx f;
+	struct ha_engine *ha2;
+	unsigned bad = 0, removed = 0;
+	struct ha_actions *a = malloc(sizeof(*a));
+	uint8_t *state;
+	size_t len, expired = 9;
+	struct writer w;
+	int rc;
+	uint8_t buf[512];
+	size_t n;
+	struct rq_opts o;
+	struct ha_rx_meta m;
+	char hoa[ADDR4_STRLEN], coa[ADDR4_STRLEN];
+	mm_time_ns t0;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	t0 = clock_now(clock_monotonic());
+	for (uint32_t i = 1; i <= N; i++) {
+		struct in_addr h = { htonl(MANY_BASE + i) }, c = { htonl(0xc6140000u + i) };
+
+		addr4_str(h, hoa);
+		addr4_str(c, coa);
+		CHECK_LOOP(reg(&f, hoa, coa, (uint16_t)(100 + i % 50), coa, 434) == 0 &&
+			   f.a.code == 0 && f.a.events[0].kind == HA_EV_ADDED, bad);
+	}
+	CHECK_EQ_U64(bad, 0);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(f.ha)), N);
+	printf("# %d registrations (build request + engine + reply) in %.1f ms\n", N,
+	       (double)(clock_now(clock_monotonic()) - t0) / 1e6);
+
+	/* Save, and load into a fresh engine 30 s later. */
+	len = ha_engine_save_len(f.ha);
+	state = malloc(len);
+	writer_init(&w, state, len);
+	CHECK_EQ_U64(ha_engine_save(f.ha, &w), len);
+	fx_advance(&f, MM_SEC(30));
+	if (ha_engine_new(&f.cfg, &ha2) < 0)
+		abort();
+	CHECK_EQ_U64(ha_engine_load(ha2, state, len, &expired), 0);
+	CHECK_EQ_U64(expired, 0);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(ha2)), N);
+	CHECK_EQ_U64(ha_engine_next_expiry(ha2), ha_engine_next_expiry(f.ha));
+	/* A corrupt file changes nothing. */
+	state[len / 2] ^= 1;
+	CHECK_EQ_U64(ha_engine_load(ha2, state, len, NULL), (uint64_t)-EBADMSG);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(ha2)), N);
+
+	/* The last request of mobile node 1 is a replay for the restored engine too. */
+	o = (struct rq_opts){ .hoa = "198.18.32.1", .coa = "198.20.0.1", .lifetime = 101,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T,
+			      .ident = ha_engine_lookup(ha2, ip("198.18.32.1"))->ident };
+	n = build(&o, buf, sizeof(buf));
+	m = meta("198.20.0.1", 434);
+	CHECK_EQ_U64(ha_engine_request(ha2, buf, n, &m, a), 0);
+	CHECK(a->code == 133 && a->nevents == 0);
+
+	/* Everything expires, in batches of at most HA_EVENTS_MAX. */
+	fx_advance(&f, MM_SEC(200));
+	while ((rc = ha_engine_expire(ha2, f.mono.now_ns, a)) > 0) {
+		CHECK_LOOP(rc <= HA_EVENTS_MAX && (unsigned)rc == a->nevents, bad);
+		for (int i = 0; i < rc; i++)
+			CHECK_LOOP(a->events[i].kind == HA_EV_REMOVED &&
+				   a->events[i].reason == HA_REMOVED_EXPIRED, bad);
+		removed += (unsigned)rc;
+	}
+	CHECK_EQ_U64(bad, 0);
+	CHECK_EQ_U64(removed, N);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(ha2)), 0);
+
+	/* Restored after everything expired: bindings dropped, replay state kept. */
+	state[len / 2] ^= 1;
+	CHECK_EQ_U64(ha_engine_load(ha2, state, len, &expired), 0);
+	CHECK_EQ_U64(expired, N);
+	CHECK_EQ_U64(bcache_count(ha_engine_bcache(ha2)), 0);
+	CHECK_EQ_U64(bcache_entries(ha_engine_bcache(ha2)), N);
+	CHECK_EQ_U64(ha_engine_request(ha2, buf, n, &m, a), 0);
+	CHECK(a->code == 133);
+
+	free(state);
+	free(a);
+	ha_engine_free(ha2);
+	ha_engine_free(f.ha);
+}
+
+static void test_log_lines(void)
+{
+	struct fx f;
+	FILE *log = tmpfile();
+	char text[8192];
+	size_t n;
+	uint8_t buf[512];
+	struct ha_rx_meta m = meta(COA1, 434);
+
+	log_set_stream(log);
+	log_set_format(LOG_FORMAT_JOURNAL);
+	log_set_level(LOG_LEVEL_DEBUG);
+	fx_init(&f, HA_UDP_ALLOW);
+	reg(&f, HOA, COA1, 300, COA1, 434);
+	n = build(&(struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300, .ha = HOA2,
+				     .ident = fresh(&f) }, buf, sizeof(buf));
+	handle(&f, buf, n, &m);
+	handle(&f, buf, 3, &m);
+	reg(&f, HOA, HOA, 0, HOA, 434);
+	fflush(log);
+	rewind(log);
+	n = fread(text, 1, sizeof(text) - 1, log);
+	text[n] = 0;
+	log_set_stream(NULL);
+	fclose(log);
+	CHECK(strstr(text, "<5>ha[binding 198.18.1.100]: registered: care-of 198.18.11.10 via "
+		      "ipip") != NULL);
+	CHECK(strstr(text, "denied code=136 (ha_unknown_ha_address)") != NULL ||
+	      strstr(text, "denied code=136 (") != NULL);
+	CHECK(strstr(text, "<4>ha[198.18.1.1]: dropped: malformed Registration Request") != NULL);
+	CHECK(strstr(text, "]: deregistered (was care-of 198.18.11.10") != NULL);
+	if (tap_failed)
+		printf("# log:\n%s", text);
+	ha_engine_free(f.ha);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LEVEL_ERROR);
+	test_config();
+	test_accept_renew_move_dereg();
+	test_lifetime_and_expiry();
+	test_authentication();
+	test_identification();
+	test_checks();
+	test_udp();
+	test_hostile();
+	test_many_and_persist();
+	test_log_lines();
+	return tap_done();
+}

@@ -1,0 +1,171 @@
+/* mnd: the mobile-node daemon's shared state and the functions its files offer each other.
+ *
+ *	main.c          start-up, main loop, shut-down
+ *	conf.c          [mobile-node] configuration and the key file
+ *	attach.c        netlink: interface state -> location (location.c decides)
+ *	netcfg.c        TUN device, home address on it, "ip rule from HoA lookup TABLE"
+ *	registration.c  the registration socket and mip4/mn_engine: requests, replies, timer
+ *	datapath.c      TUN <-> IP-in-IP (raw socket) / RFC 3519 UDP tunnel; keepalives
+ *	                (packets built and checked by mip4/tunnel.h)
+ *	status.c        the status file (atomic JSON)
+ *	garp.c          gratuitous ARP at home; rule.c policy rules; timer.c GLib deadlines
+ *
+ * Everything runs on one thread, the GLib main loop.
+ */
+#ifndef MM_MND_MND_H
+#define MM_MND_MND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <glib.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/netlink.h"
+#include "mip4/auth.h"
+#include "mip4/mn_engine.h"
+#include "mnd/location.h"
+#include "mnd/timer.h"
+
+/* Priority of our "from HoA lookup TABLE" rule: before the main table (32766). */
+#define MND_RULE_PRIORITY 1000
+/* MTU of the TUN device: leaves room for the outer IPv4 header (20 bytes), and UDP (8) plus
+ * the MIP tunnel data header (4) of RFC 3519, under a 1500-byte path (RFC 3519 §4.8 wants
+ * fragmentation before encapsulation: the kernel does it, to this MTU). */
+#define MND_TUN_MTU_DEFAULT 1400
+/* Gratuitous ARPs on return home (RFC 5944 §4.6: "retransmitted a small number of times"),
+ * this far apart. */
+#define MND_GARP_COUNT 3
+#define MND_GARP_INTERVAL MM_MSEC(500)
+
+struct mnd_config {
+	char *path;                  /* the configuration file, for messages */
+	struct in_addr home_addr;
+	unsigned home_plen;
+	struct in_addr home_agent;
+	struct mip4_key key;         /* spi + the key file's bytes; wiped at exit */
+	unsigned lifetime;
+	char *interfaces;            /* "wlan0,wwan0" */
+	char tunnel_device[IFNAMSIZ];
+	bool reverse_tunnel;
+	enum mn_udp_mode udp;
+	char *status_file;
+	unsigned routing_table;
+	char *nai;                   /* optional */
+	unsigned keepalive;          /* s; RFC 3519 §4.9 default K = 110 */
+	unsigned tunnel_mtu;
+};
+
+/* Data path counters. */
+struct mnd_dp_stats {
+	uint64_t tx_packets, tx_bytes;       /* tunnelled to the HA */
+	uint64_t rx_packets, rx_bytes;       /* decapsulated into the TUN */
+	uint64_t tx_dropped;                 /* no binding, bad source, send error */
+	uint64_t rx_dropped;                 /* wrong outer source/inner destination, ... */
+	uint64_t keepalives_sent, keepalive_replies;
+};
+
+struct mnd {
+	struct logger log;
+	struct mnd_config cfg;
+	GMainLoop *loop;
+	int exit_code;
+	bool stopping;
+
+	/* attach.c */
+	struct nl_monitor *nl;
+	guint nl_watch;
+	struct mnd_ifaces ifaces;
+	struct mnd_location loc;     /* the location in force */
+	bool have_loc;
+	bool nl_changed;             /* set by events during one dispatch */
+	bool nl_resync;
+
+	/* netcfg.c */
+	int tun_fd;
+	char tun_name[IFNAMSIZ];
+	int tun_ifindex;
+	bool tun_has_hoa;
+	bool rule_installed;
+
+	/* registration.c */
+	struct mn_engine *engine;
+	struct mnd_timer *reg_timer;
+	int reg_fd;
+	guint reg_watch;
+	struct in_addr reg_src;
+	char reg_ifname[IFNAMSIZ];
+	uint16_t reg_port;
+
+	/* datapath.c */
+	int raw_fd;                  /* IPPROTO_IPIP, IP_HDRINCL, bound to the CoA's device */
+	guint raw_watch;
+	guint tun_watch;
+	char raw_ifname[IFNAMSIZ];
+	bool tunnel_up;
+	struct mn_binding binding;
+	mm_time_ns last_tx;          /* last packet sent to the HA (keepalive, RFC 3519 §4.9) */
+	struct mnd_timer *ka_timer;
+	unsigned ka_unanswered;      /* keepalives sent since the last reply */
+	uint16_t ka_seq;
+	uint16_t ka_id;
+	uint16_t ip_id;              /* Identification of the IPv4 headers we build */
+	struct mnd_dp_stats dp;
+	uint8_t *pkt;                /* receive buffer, MND_PKT_MAX bytes */
+
+	/* attach.c: gratuitous ARP on return home */
+	struct mnd_timer *garp_timer;
+	unsigned garp_left;
+
+	/* status.c */
+	int last_reply_code;
+};
+
+#define MND_PKT_MAX 65600
+
+/* conf.c: load and check the configuration (and the key file it names). On error, prints
+ * one line naming the file, group and key, and returns -EINVAL (or -errno). */
+int mnd_config_load(const char *path, struct mnd_config *cfg);
+void mnd_config_free(struct mnd_config *cfg);
+
+/* attach.c */
+int mnd_attach_start(struct mnd *m);
+void mnd_attach_stop(struct mnd *m);
+
+/* netcfg.c */
+int mnd_netcfg_open(struct mnd *m);
+int mnd_netcfg_away(struct mnd *m);   /* HoA on the TUN, the rule in place */
+int mnd_netcfg_home(struct mnd *m);   /* both removed: HoA lives on the home link */
+/* A configured interface appeared: stop it answering ARP for the home address while
+ * away (arp_ignore 1, RFC 5944 §4.6). */
+void mnd_netcfg_iface(struct mnd *m, const char *ifname);
+void mnd_netcfg_close(struct mnd *m);
+
+/* registration.c */
+int mnd_reg_init(struct mnd *m);
+/* The location changed: move the registration socket, tell the engine. */
+void mnd_reg_locate(struct mnd *m, const struct mnd_location *loc);
+/* NAT mapping lost (RFC 3519 §4.10): register again. */
+void mnd_reg_refresh(struct mnd *m);
+/* Shut-down: the farewell deregistration (away), then close. */
+void mnd_reg_stop(struct mnd *m);
+void mnd_reg_close(struct mnd *m);
+
+/* datapath.c */
+int mnd_dp_init(struct mnd *m);
+/* The care-of address moved to ifname ("" when detached or at home). */
+int mnd_dp_set_interface(struct mnd *m, const char *ifname);
+void mnd_dp_binding_up(struct mnd *m, const struct mn_binding *b);
+void mnd_dp_binding_down(struct mnd *m);
+/* A MIP Tunnel Data message (RFC 3519 §3.3) arrived on the registration socket. */
+void mnd_dp_udp_input(struct mnd *m, const uint8_t *msg, size_t len, struct in_addr src,
+		      uint16_t sport);
+void mnd_dp_close(struct mnd *m);
+
+/* status.c */
+void mnd_status_write(struct mnd *m);
+
+#endif
