@@ -12,8 +12,8 @@
 
 #include "common/log.h"
 #include "common/netlink.h"
+#include "common/garp.h"
 #include "common/sock.h"
-#include "ha/garp.h"
 #include "ha/neigh.h"
 
 /* §4.6: gratuitous ARPs "SHOULD be retransmitted a small number of times". */

@@ -7,8 +7,8 @@
 
 #include <glib-unix.h>
 
+#include "common/garp.h"
 #include "common/sock.h"
-#include "mnd/garp.h"
 #include "mnd/mnd.h"
 #include "mnd/rtnl.h"
 
@@ -17,7 +17,7 @@
 static void garp_once(struct mnd *m)
 {
 	char h[ADDR4_STRLEN];
-	int rc = garp_send(m->loc.ifname, m->cfg.home_addr);
+	int rc = garp_announce(m->loc.ifname, m->cfg.home_addr);
 
 	if (rc < 0)
 		LOG_WARNING(&m->log, "cannot send a gratuitous ARP for %s on %s: %s",

@@ -8,7 +8,7 @@
  *	datapath.c      TUN <-> IP-in-IP (raw socket) / RFC 3519 UDP tunnel; keepalives
  *	                (packets built and checked by mip4/tunnel.h)
  *	status.c        the status file (atomic JSON)
- *	garp.c          gratuitous ARP at home; rule.c policy rules; timer.c GLib deadlines
+ *	common/garp.c   gratuitous ARP at home; rtnl.c policy rules; timer.c GLib deadlines
  *
  * Everything runs on one thread, the GLib main loop.
  */

@@ -1,11 +1,8 @@
-/* Unit tests for mnd/location.c (interface view and location decision) and the gratuitous
- * ARP encoding of mnd/garp.c. */
+/* Unit tests for mnd/location.c (interface view and location decision). */
 #include <errno.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/sock.h"
-#include "mnd/garp.h"
 #include "mnd/location.h"
 #include "tests/unit/tap.h"
 
@@ -195,29 +192,9 @@ static void test_choose(void)
 	CHECK_STR(mnd_where_name(MND_HOME), "home");
 }
 
-static void test_garp(void)
-{
-	static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc };
-	static const uint8_t want[GARP_LEN] = {
-		0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
-		0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 198, 18, 1, 100,
-		0, 0, 0, 0, 0, 0, 198, 18, 1, 100,
-	};
-	uint8_t buf[GARP_LEN];
-	struct writer w;
-
-	writer_init(&w, buf, sizeof(buf));
-	CHECK(garp_encode(&w, mac, ip("198.18.1.100")) == GARP_LEN);
-	CHECK_MEM(buf, want, GARP_LEN);
-	writer_init(&w, buf, GARP_LEN - 1);
-	CHECK(garp_encode(&w, mac, ip("198.18.1.100")) == -ENOSPC);
-	CHECK_EQ_U64(writer_len(&w), 0);
-}
-
 int main(void)
 {
 	test_init();
 	test_choose();
-	test_garp();
 	return tap_done();
 }

@@ -1,11 +1,14 @@
-/* Gratuitous ARP over AF_PACKET. See garp.h. */
-#include "ha/garp.h"
+/* Gratuitous ARP over an AF_PACKET datagram socket (the kernel adds the Ethernet header).
+ * See garp.h. */
+#include "common/garp.h"
 
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
 #include <net/if_arp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,8 +16,11 @@ int garp_encode(struct writer *w, struct in_addr ip, const uint8_t mac[6])
 {
 	if (writer_room(w) < GARP_LEN)
 		return -ENOSPC;
-	writer_be16(w, ARPHRD_ETHER);    /* hardware type */
-	writer_be16(w, ETH_P_IP);        /* protocol type */
+	/* RFC 826 layout. A gratuitous ARP (RFC 5944 §4.6) has sender protocol address =
+	 * target protocol address = the address to update; the target hardware address is
+	 * unused in a Request (zero). */
+	writer_be16(w, ARPHRD_ETHER);    /* hardware type: Ethernet */
+	writer_be16(w, ETH_P_IP);        /* protocol type: IPv4 */
 	writer_u8(w, 6);                 /* hardware address length */
 	writer_u8(w, 4);                 /* protocol address length */
 	writer_be16(w, ARPOP_REQUEST);   /* §4.6: "MAY use either an ARP Request or ... Reply" */
@@ -62,8 +68,49 @@ int garp_send(int fd, int ifindex, struct in_addr ip, const uint8_t mac[6])
 	to.sll_protocol = htons(ETH_P_ARP);
 	to.sll_ifindex = ifindex;
 	to.sll_halen = 6;
-	memset(to.sll_addr, 0xff, 6);    /* §4.6: "transmitted as a local broadcast" */
-	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+	memset(to.sll_addr, 0xff, 6);    /* §4.6: "MUST be transmitted as a local broadcast" */
+	if (sendto(fd, pkt, writer_len(&w), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
 		return -errno;
 	return 0;
+}
+
+int garp_announce(const char *ifname, struct in_addr ip)
+{
+	struct ifreq ifr;
+	uint8_t mac[6];
+	size_t n;
+	int fd, rc, ifindex;
+
+	if (!ifname)
+		return -EINVAL;
+	n = strlen(ifname);
+	if (n == 0 || n >= IFNAMSIZ)
+		return -EINVAL;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, n);
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	ifindex = ifr.ifr_ifindex;   /* ifr is a union: the next ioctl overwrites it */
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		return -EOPNOTSUPP;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+
+	fd = garp_open(ifindex);
+	if (fd < 0)
+		return fd;
+	rc = garp_send(fd, ifindex, ip, mac);
+	close(fd);
+	return rc;
 }
