@@ -5,6 +5,7 @@
 #include "common/sock.h"
 #include "common/tun.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,27 +22,8 @@
 #define WAIT_MS 3000
 #define MAX_EVENTS 4096
 
-static struct in_addr ip(const char *s)
-{
-	struct in_addr a = { 0 };
-	if (addr4_parse(s, &a) != 0) {
-		printf("Bail out! bad test address %s\n", s);
-		exit(1);
-	}
-	return a;
-}
-
-static void enter_netns(void)
-{
-	if (unshare(CLONE_NEWNET) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP needs root for a private network namespace\n");
-			exit(0);
-		}
-		printf("Bail out! unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		exit(1);
-	}
-}
+/* lo stays down: the test watches its events itself. */
+static void enter_netns(void) { enter_netns_with(false); }
 
 /* Every event delivered so far; waits search it for one that has not been matched yet. */
 struct log {

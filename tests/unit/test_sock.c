@@ -5,6 +5,7 @@
 #include "common/netlink.h"
 #include "common/tun.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,16 +15,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static struct in_addr ip(const char *s)
-{
-	struct in_addr a = { 0 };
-	if (addr4_parse(s, &a) != 0) {
-		printf("Bail out! bad test address %s\n", s);
-		exit(1);
-	}
-	return a;
-}
-
 static struct sockaddr_in sin4(const char *addr, uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -31,29 +22,8 @@ static struct sockaddr_in sin4(const char *addr, uint16_t port)
 	return sa;
 }
 
-/* A private, empty network namespace with lo up; it vanishes when the process exits. */
-static void enter_netns(void)
-{
-	if (unshare(CLONE_NEWNET) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP needs root for a private network namespace\n");
-			exit(0);
-		}
-		printf("Bail out! unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		exit(1);
-	}
-	int lo = nl_link_index("lo");
-	if (lo <= 0 || nl_link_set_up(lo, true) != 0) {
-		printf("Bail out! cannot bring lo up\n");
-		exit(1);
-	}
-}
+static void enter_netns(void) { enter_netns_with(true); }
 
-static bool wait_readable(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
-}
 
 /* --- parsers ------------------------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
 #include "common/netlink.h"
 #include "common/sock.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,39 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static struct in_addr ip(const char *s)
-{
-	struct in_addr a = { 0 };
-	if (addr4_parse(s, &a) != 0) {
-		printf("Bail out! bad test address %s\n", s);
-		exit(1);
-	}
-	return a;
-}
+static void enter_netns(void) { enter_netns_with(true); }
 
-/* A private, empty network namespace with lo up; it vanishes when the process exits. */
-static void enter_netns(void)
-{
-	if (unshare(CLONE_NEWNET) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP needs root for a private network namespace\n");
-			exit(0);
-		}
-		printf("Bail out! unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		exit(1);
-	}
-	int lo = nl_link_index("lo");
-	if (lo <= 0 || nl_link_set_up(lo, true) != 0) {
-		printf("Bail out! cannot bring lo up\n");
-		exit(1);
-	}
-}
-
-static bool wait_readable(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
-}
 
 /* SIOCGIF* query of one interface, independent of the code under test. */
 static bool if_query(const char *name, unsigned long req, struct ifreq *ifr)
