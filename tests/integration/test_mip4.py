@@ -33,6 +33,7 @@ from tsharkcheck import Capture
 MOVE_TIMEOUT = 20.0        # registration after a move (DHCP done -> both sides agree)
 RESUME_BYTES = 60000       # the stream must carry this much after each move ...
 RESUME_TIMEOUT = 20.0      # ... within this time (TCP back-off after an outage included)
+DWELL_BYTES = 300000       # then it stays there while this much more goes by (1.5 s)
 CN_PORT_GOOD = 40001       # source ports of the injected requests (test 4): well formed
 CN_PORT_BAD = 40000        # ... and malformed on purpose (excluded from test 5's check)
 NAT_UPLINK = "198.18.211.2"  # rint-x's uplink address: what the HA sees behind the NAT
@@ -90,7 +91,34 @@ def _move(env, stream: StreamPair | None, net: str, label: str) -> dict:
     if stream:
         stream.wait_progress(RESUME_BYTES, RESUME_TIMEOUT, f"stream after the move to {net}")
         m.update(stream.outage_after(t0))
+        # stay a while, and see where the stream's packets go meanwhile: away, both
+        # directions through the home agent's tunnel (reverse tunnelling, RFC 3024); at
+        # home, none through it
+        d0 = _datapath(env)
+        stream.wait_progress(DWELL_BYTES, RESUME_TIMEOUT, f"stream while at {net}")
+        d1 = _datapath(env)
+        m["tunnelled"] = {k: d1[k] - d0[k] for k in d0}
+        if net == "home":
+            assert m["tunnelled"]["forwarded_packets"] == 0, \
+                f"at home, ha still tunnels the stream: {m['tunnelled']}"
+            assert m["tunnelled"]["reverse_packets"] == 0, \
+                f"at home, mn still reverse-tunnels: {m['tunnelled']}"
+        else:
+            assert m["tunnelled"]["forwarded_packets"] > 0, \
+                f"away on {net}, ha tunnelled none of the stream to the mobile node: " \
+                f"{m['tunnelled']}"
+            assert m["tunnelled"]["reverse_packets"] > 0, \
+                f"away on {net}, nothing came through the reverse tunnel: {m['tunnelled']}"
     return m
+
+
+def _datapath(env) -> dict:
+    """The home agent's tunnel packet counters (hactl stats --json, "datapath")."""
+    dp = env.stats().get("datapath")
+    assert isinstance(dp, dict) and all(isinstance(dp.get(k), int) for k in
+                                        ("forwarded_packets", "reverse_packets")), \
+        f"hactl stats --json has no datapath packet counters: {env.stats()}"
+    return {k: dp[k] for k in ("forwarded_packets", "reverse_packets")}
 
 
 def _report(test: str, moves: list[dict]) -> None:
@@ -104,6 +132,10 @@ def _report(test: str, moves: list[dict]) -> None:
         if "deregistered_ms" in m:
             parts.append(f"deregistration seen {m['deregistered_ms']} ms after the "
                          "home address was configured")
+        if "tunnelled" in m:
+            parts.append(f"while there ha tunnelled {m['tunnelled']['forwarded_packets']} "
+                         f"packets to mn and decapsulated {m['tunnelled']['reverse_packets']} "
+                         "from it")
         if "outage_ms" in m:
             parts.append(f"stream outage {m['outage_ms']} ms"
                          + (f" (gap {m['gap_start_ms']}..{m['gap_end_ms']} ms after the move)"
