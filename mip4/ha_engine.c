@@ -433,7 +433,7 @@ static void accept_registration(struct rq *q)
 	b.ep_port = t.ep_port;
 	b.lifetime = life;
 	b.encap = (uint8_t)t.encap;
-	b.req_flags = req->flags;
+	b.req_flags = req->flags & (uint8_t)~MIP4_REQ_RESERVED;
 	b.state = t.forced ? BCACHE_S_FORCED : 0;
 	b.ident = req->ident;
 	b.registered_at = q->now;
@@ -478,11 +478,8 @@ static void check_and_apply(struct rq *q)
 	struct in_addr hoa = req->home_addr;
 	char a[ADDR4_STRLEN], n[ADDR4_STRLEN];
 
-	if (req->flags & MIP4_REQ_RESERVED) {
-		deny(q, MIP4_CODE_HA_POORLY_FORMED_REQUEST, req->ident,
-		     "reserved flag bits set (0x%02x)", req->flags & MIP4_REQ_RESERVED);
-		return;
-	}
+	/* Reserved bits (x, r) are "sent as zero; ignored on reception" at the home agent
+	 * (RFC 5944 section 3.3); only a foreign agent must reject them (section 3.7.2.1). */
 	if (req->udp_req_not_understood) {
 		deny(q, MIP4_CODE_HA_POORLY_FORMED_REQUEST, req->ident,
 		     "UDP Tunnel Request not understood (RFC 3519 §3.1.3, §4.6.1)");

@@ -206,7 +206,8 @@ class MipEnv:
         self.streams: list = []
         self.captures: list = []
         self.ha_final_stats: list[dict] = []     # last counters of each ha instance
-        self.capture_exclude: str | None = None  # frames sent malformed on purpose
+        self.capture_exclude: str | None = None  # frames sent malformed on purpose ...
+        self.bad_frames_sent = 0                 # ... and how many
         self.capture_record: dict | None = None
         self._write_keys()
 
