@@ -30,9 +30,9 @@ int tun_open(const char *name, char out_name[IFNAMSIZ], unsigned flags)
 
 	if (rc)
 		return rc;
-	if (flags & ~TUN_OPEN_MULTI_QUEUE)
+	if (flags & ~(TUN_OPEN_MULTI_QUEUE | TUN_OPEN_TAP))
 		return -EINVAL;
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = ((flags & TUN_OPEN_TAP) ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
 	if (flags & TUN_OPEN_MULTI_QUEUE)
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
 

@@ -18,6 +18,8 @@
 /* tun_open() flags. */
 #define TUN_OPEN_MULTI_QUEUE (1u << 0) /* IFF_MULTI_QUEUE: open the same name again for
                                         * another queue (one per worker thread) */
+#define TUN_OPEN_TAP (1u << 1)         /* IFF_TAP: an Ethernet-level device (frames, not IP
+                                        * packets), e.g. for tests that watch ARP */
 
 /* Create (or, with TUN_OPEN_MULTI_QUEUE, attach another queue to) a TUN device. name NULL or
  * "" lets the kernel pick "tunN". The actual name is copied to out_name when it is not NULL.

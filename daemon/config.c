@@ -337,8 +337,7 @@ int cfg_get_bool(const struct cfg *c, const char *group, const char *key, enum c
 	return rc;
 }
 
-/* Decimal digits only; -ERANGE beyond UINT32_MAX. */
-static int parse_u32(const char *s, uint32_t *out)
+int cfg_parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t v = 0;
 
@@ -371,7 +370,7 @@ int cfg_get_uint(const struct cfg *c, const char *group, const char *key, enum c
 		*out = def;
 		return 1;
 	}
-	rc = parse_u32(v, &n);
+	rc = cfg_parse_u32(v, &n);
 	if (rc == -EINVAL)
 		key_error(c, group, key, "\"%s\" is not a decimal number", v);
 	else if (rc == -ERANGE || n < min || n > max)

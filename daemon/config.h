@@ -90,4 +90,8 @@ int cfg_get_path(const struct cfg *c, const char *group, const char *key, enum c
 int cfg_get_enum(const struct cfg *c, const char *group, const char *key, enum cfg_need need,
 		 const char *const *choices, int def, int *out);
 
+/* Strict unsigned decimal: digits only (no sign, space or prefix); 0, -EINVAL, or -ERANGE
+ * beyond UINT32_MAX. *out untouched on failure. Shared with the key-table parser. */
+int cfg_parse_u32(const char *s, uint32_t *out);
+
 #endif

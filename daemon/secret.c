@@ -1,6 +1,7 @@
 /* Key files (see secret.h). Every buffer that held key text or key bytes is wiped with
  * OPENSSL_cleanse before it is freed. */
 #include "daemon/secret.h"
+#include "daemon/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -235,23 +236,6 @@ struct table_entry {
 	uint8_t key[SECRET_MAX_KEY_LEN];
 };
 
-static int parse_spi(const char *s, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > UINT32_MAX)
-			return -ERANGE;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* One table line into *e; logs "FILE:LINE: reason" on error. */
 static int parse_table_line(const char *path, unsigned lineno, char **f, size_t nf,
 			    struct table_entry *e, const struct logger *lg)
@@ -268,7 +252,7 @@ static int parse_table_line(const char *path, unsigned lineno, char **f, size_t 
 		LOG_ERROR(lg, "%s:%u: \"%s\" is not an IPv4 address", path, lineno, f[0]);
 		return -EINVAL;
 	}
-	rc = parse_spi(f[1], &e->spi);
+	rc = cfg_parse_u32(f[1], &e->spi);
 	if (rc == -EINVAL) {
 		LOG_ERROR(lg, "%s:%u: SPI \"%s\" is not a decimal number", path, lineno, f[1]);
 		return -EINVAL;

@@ -201,25 +201,6 @@ static void test_ctl_json(void)
 	free(a);
 }
 
-static int tap_open(const char *name)
-{
-	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static void count_proxy(void *user, struct in_addr a)
 {
 	unsigned *n = user;
@@ -240,7 +221,7 @@ static void test_netns(void)
 		printf("# SKIP namespace tests: unshare(CLONE_NEWNET): %s\n", strerror(errno));
 		return;
 	}
-	fd = tap_open("hatap0");
+	fd = tun_open("hatap0", NULL, TUN_OPEN_TAP);
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return;

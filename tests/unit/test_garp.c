@@ -95,25 +95,6 @@ static void test_args(void)
 	CHECK_EQ_U64(garp_announce("averyveryverylongname0", ip("198.18.1.100")), (uint64_t)-EINVAL);
 }
 
-static int tap_open(const char *name)
-{
-	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static int tap_mac(int fd, uint8_t mac[6])
 {
 	struct ifreq ifr;
@@ -172,7 +153,7 @@ static void test_netns(void)
 	CHECK_EQ_U64(garp_announce("lo", ip("198.18.60.100")), (uint64_t)-EOPNOTSUPP);
 	CHECK_EQ_U64(garp_announce("nosuchif0", ip("198.18.60.100")), (uint64_t)-ENODEV);
 
-	fd = tap_open("garptap0");
+	fd = tun_open("garptap0", NULL, TUN_OPEN_TAP);
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return;
