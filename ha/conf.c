@@ -11,10 +11,12 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "daemon/config.h"
+#include "ha/replay.h"
 
 static const char *const known_keys[] = {
 	"address", "home-interface", "home-prefix", "max-lifetime", "keys-file", "state-file",
-	"control-socket", "tunnel-device", "udp-tunnelling", "keepalive-interval", NULL,
+	"control-socket", "tunnel-device", "udp-tunnelling", "keepalive-interval",
+	"handover-replay-ms", "handover-replay-bytes", "handover-replay-rtt-ms", NULL,
 };
 
 static const char *const known_groups[] = { HA_CONF_GROUP, NULL };
@@ -98,6 +100,18 @@ int ha_conf_load(const char *path, struct ha_conf *out)
 		goto fail;
 	conf.udp = choice == 1 ? HA_UDP_DENY : HA_UDP_ALLOW;
 	conf.keepalive_interval = v;
+	if ((rc = cfg_get_uint(&c, G, "handover-replay-ms", CFG_OPTIONAL, 0, 10000,
+			       HA_REPLAY_MS_DEFAULT, &v)) < 0)
+		goto fail;
+	conf.replay_ms = v;
+	if ((rc = cfg_get_uint(&c, G, "handover-replay-bytes", CFG_OPTIONAL, 1500, 1u << 30,
+			       HA_REPLAY_BYTES_DEFAULT, &v)) < 0)
+		goto fail;
+	conf.replay_bytes = v;
+	if ((rc = cfg_get_uint(&c, G, "handover-replay-rtt-ms", CFG_OPTIONAL, 1, 10000,
+			       HA_REPLAY_RTT_MS_DEFAULT, &v)) < 0)
+		goto fail;
+	conf.replay_rtt_ms = v;
 	if (conf.home_plen < 8 || conf.home_plen > 30) {
 		bad(&c, "home-prefix", "%s/%u: the prefix length must be 8..30",
 		    addr4_str(conf.home_net, n), conf.home_plen);

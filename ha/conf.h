@@ -10,6 +10,12 @@
  *	tunnel-device       TUN device the home addresses are routed into          (mipha0)
  *	udp-tunnelling      allow | deny  (RFC 3519 NAT traversal)                 (allow)
  *	keepalive-interval  seconds, sent in UDP Tunnel Replies (RFC 3519 §3.2)    (110)
+ *	handover-replay-ms  send the packets of the last N ms again after a move,
+ *	                    0 = off (ha/replay.h)                                  (1000)
+ *	handover-replay-bytes  at most this much of them per move                 (524288)
+ *	handover-replay-rtt-ms  the longest round trip to a care-of address the replay
+ *	                    covers; it starts that long before the last packet
+ *	                    that came back through the old tunnel                  (150)
  *
  * Any error prints ONE line naming the file, the group and the key, and the load fails with
  * -EINVAL; the daemon then exits 1.
@@ -40,6 +46,9 @@ struct ha_conf {
 	char tunnel_device[IFNAMSIZ];
 	enum ha_udp_policy udp;
 	unsigned keepalive_interval;
+	unsigned replay_ms;
+	unsigned replay_bytes;
+	unsigned replay_rtt_ms;
 };
 
 int ha_conf_load(const char *path, struct ha_conf *out);

@@ -97,6 +97,7 @@ char *ha_ctl_stats_json(const struct ha_engine *ha, const struct ha_dp_stats *dp
 		json_kv_uint(&j, "reverse_rejected", dp->rev_rejected);
 		json_kv_uint(&j, "reverse_write_errors", dp->rev_write_errors);
 		json_kv_uint(&j, "keepalives_answered", dp->keepalives);
+		json_kv_uint(&j, "handover_replayed_packets", dp->replayed_packets);
 		json_kv_uint(&j, "log_lines_suppressed", dp->log_suppressed);
 		json_end_object(&j);
 	}

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/sock.h"
+#include "ha/replay.h"
 #include "mip4/tunnel.h"
 
 #define BATCH 64
@@ -44,6 +45,11 @@ struct ha_datapath {
 	uint8_t *rev_pool;             /* REV_BATCH * REV_BUFSIZE */
 	struct sock_batch rx_raw;
 	struct ha_actions actions;
+	struct ha_replay *replay;      /* NULL: handover replay off */
+	mm_time_ns replay_window;
+	mm_time_ns replay_rtt;
+	size_t replay_max_bytes;
+	unsigned replay_idx[HA_REPLAY_SLOTS_DEFAULT];
 	uint8_t ka_reply[MIP4_UDP_TUNNEL_OVERHEAD + MIP4_IPV4_MAX];
 };
 
@@ -120,6 +126,7 @@ void ha_datapath_free(struct ha_datapath *dp)
 		return;
 	free(dp->fwd_pool);
 	free(dp->rev_pool);
+	ha_replay_free(dp->replay);
 	free(dp);
 }
 
@@ -161,8 +168,68 @@ static void flush(struct ha_datapath *dp, int fd, struct sock_batch *b)
 
 /* --- forward: TUN -> tunnel ----------------------------------------------------------- */
 
+/* Queue the packet pkt[0, n) (IPv4, parsed into ip) for binding b: the encapsulation goes
+ * in front of it, into buf's headroom (pkt == buf + FWD_HEADROOM). */
+static bool fwd_queue(struct ha_datapath *dp, const struct mip4_binding *b, uint8_t *buf,
+		      uint8_t *pkt, size_t n)
+{
+	struct sock_batch_slot *s;
+	struct writer w;
+
+	if (b->encap == MIP4_ENCAP_IPIP) {
+		/* RFC 2003 §3.1: outer header HA -> care-of address in front. */
+		s = &dp->tx_raw.slot[dp->tx_raw.count];
+		writer_init(&w, buf, MIP4_IPIP_OVERHEAD);
+		if (mip4_ipip_encap_hdr(&w, dp->ha_addr, b->ep_addr, dp->ip_id++, pkt, n) < 0) {
+			dp->st.fwd_bad++;
+			return false;
+		}
+		s->data = buf;
+		s->len = MIP4_IPIP_OVERHEAD + n;
+		memset(&s->meta, 0, sizeof(s->meta));
+		s->meta.peer.sin_family = AF_INET;
+		s->meta.peer.sin_addr = b->ep_addr;
+		dp->tx_raw.count++;
+	} else {
+		/* RFC 3519 §3.3: Tunnel Data header in front, from port 434. */
+		uint8_t *hdr = pkt - MIP4_UDP_TUNNEL_OVERHEAD;
+
+		if (b->ep_port == 0) {
+			dp->st.fwd_half_bound++;
+			return false;
+		}
+		s = &dp->tx_udp.slot[dp->tx_udp.count];
+		writer_init(&w, hdr, MIP4_UDP_TUNNEL_OVERHEAD);
+		if (mip4_udp_tunnel_encap_hdr(&w) < 0) {
+			dp->st.fwd_bad++;
+			return false;
+		}
+		s->data = hdr;
+		s->len = MIP4_UDP_TUNNEL_OVERHEAD + n;
+		memset(&s->meta, 0, sizeof(s->meta));
+		s->meta.peer.sin_family = AF_INET;
+		s->meta.peer.sin_addr = b->ep_addr;
+		s->meta.peer.sin_port = htons(b->ep_port);
+		s->meta.local = dp->ha_addr;
+		dp->tx_udp.count++;
+	}
+	dp->st.fwd_packets++;
+	dp->st.fwd_bytes += (uint64_t)n;
+	return true;
+}
+
+static void fwd_flush(struct ha_datapath *dp)
+{
+	if (dp->tx_raw.count)
+		flush(dp, dp->raw_fd, &dp->tx_raw);
+	if (dp->tx_udp.count)
+		flush(dp, dp->udp_fd, &dp->tx_udp);
+}
+
 void ha_datapath_tun_readable(struct ha_datapath *dp)
 {
+	mm_time_ns now = dp->replay ? clock_now(clock_monotonic()) : 0;
+
 	dp->tx_raw.count = 0;
 	dp->tx_udp.count = 0;
 	for (unsigned i = 0; i < BATCH; i++) {
@@ -171,8 +238,6 @@ void ha_datapath_tun_readable(struct ha_datapath *dp)
 		const size_t cap = FWD_BUFSIZE - FWD_HEADROOM;
 		const struct mip4_binding *b;
 		struct mip4_ipv4_info ip;
-		struct sock_batch_slot *s;
-		struct writer w;
 		char a[ADDR4_STRLEN];
 		ssize_t n = read(dp->tun_fd, pkt, cap);
 
@@ -192,51 +257,73 @@ void ha_datapath_tun_readable(struct ha_datapath *dp)
 			drop_log(dp, "packet to %s: no binding", addr4_str(ip.dst, a));
 			continue;
 		}
-		if (b->encap == MIP4_ENCAP_IPIP) {
-			/* RFC 2003 §3.1: outer header HA -> care-of address in front. */
-			s = &dp->tx_raw.slot[dp->tx_raw.count];
-			writer_init(&w, buf, MIP4_IPIP_OVERHEAD);
-			if (mip4_ipip_encap_hdr(&w, dp->ha_addr, b->ep_addr, dp->ip_id++, pkt,
-						(size_t)n) < 0) {
-				dp->st.fwd_bad++;
-				continue;
-			}
-			s->data = buf;
-			s->len = MIP4_IPIP_OVERHEAD + (size_t)n;
-			memset(&s->meta, 0, sizeof(s->meta));
-			s->meta.peer.sin_family = AF_INET;
-			s->meta.peer.sin_addr = b->ep_addr;
-			dp->tx_raw.count++;
-		} else {
-			/* RFC 3519 §3.3: Tunnel Data header in front, from port 434. */
-			uint8_t *hdr = pkt - MIP4_UDP_TUNNEL_OVERHEAD;
-
-			if (b->ep_port == 0) {
-				dp->st.fwd_half_bound++;
-				continue;
-			}
-			s = &dp->tx_udp.slot[dp->tx_udp.count];
-			writer_init(&w, hdr, MIP4_UDP_TUNNEL_OVERHEAD);
-			if (mip4_udp_tunnel_encap_hdr(&w) < 0) {
-				dp->st.fwd_bad++;
-				continue;
-			}
-			s->data = hdr;
-			s->len = MIP4_UDP_TUNNEL_OVERHEAD + (size_t)n;
-			memset(&s->meta, 0, sizeof(s->meta));
-			s->meta.peer.sin_family = AF_INET;
-			s->meta.peer.sin_addr = b->ep_addr;
-			s->meta.peer.sin_port = htons(b->ep_port);
-			s->meta.local = dp->ha_addr;
-			dp->tx_udp.count++;
-		}
-		dp->st.fwd_packets++;
-		dp->st.fwd_bytes += (uint64_t)n;
+		/* Recorded before encapsulation: the slot keeps the inner packet only. */
+		if (dp->replay)
+			ha_replay_record(dp->replay, ip.dst, pkt, (size_t)n, now);
+		fwd_queue(dp, b, buf, pkt, (size_t)n);
 	}
-	if (dp->tx_raw.count)
-		flush(dp, dp->raw_fd, &dp->tx_raw);
-	if (dp->tx_udp.count)
-		flush(dp, dp->udp_fd, &dp->tx_udp);
+	fwd_flush(dp);
+}
+
+/* --- handover replay (replay.h) ------------------------------------------------------- */
+
+void ha_datapath_set_replay(struct ha_datapath *dp, mm_time_ns window, mm_time_ns rtt,
+			    size_t max_bytes)
+{
+	if (!dp)
+		return;
+	dp->replay_window = window;
+	dp->replay_rtt = rtt;
+	dp->replay_max_bytes = max_bytes;
+	if (window == 0) {
+		ha_replay_free(dp->replay);
+		dp->replay = NULL;
+		return;
+	}
+	if (!dp->replay && ha_replay_new(HA_REPLAY_SLOTS_DEFAULT, &dp->replay) < 0)
+		LOG_WARNING(&dp->log, "no memory for the handover replay buffer: feature off");
+}
+
+void ha_datapath_replay(struct ha_datapath *dp, struct in_addr hoa)
+{
+	unsigned *idx = dp->replay_idx;
+	const struct mip4_binding *b;
+	mm_time_ns now, since;
+	unsigned n, done = 0;
+	size_t bytes = 0;
+	char a[ADDR4_STRLEN];
+
+	if (!dp || !dp->replay)
+		return;
+	b = ha_engine_lookup(dp->ha, hoa);
+	if (!b)
+		return;
+	now = clock_now(clock_monotonic());
+	since = ha_replay_start(dp->replay, hoa, now, dp->replay_window, dp->replay_rtt);
+	n = ha_replay_select(dp->replay, hoa, since, dp->replay_max_bytes, idx,
+			     HA_REPLAY_SLOTS_DEFAULT);
+	while (done < n) {
+		dp->tx_raw.count = 0;
+		dp->tx_udp.count = 0;
+		for (unsigned i = 0; i < BATCH && done < n; i++, done++) {
+			uint8_t *buf = dp->fwd_pool + (size_t)i * FWD_BUFSIZE;
+			size_t len;
+			const uint8_t *p = ha_replay_packet(dp->replay, idx[done], &len);
+
+			if (!p)
+				continue;
+			memcpy(buf + FWD_HEADROOM, p, len);
+			if (fwd_queue(dp, b, buf, buf + FWD_HEADROOM, len)) {
+				dp->st.replayed_packets++;
+				bytes += len;
+			}
+		}
+		fwd_flush(dp);
+	}
+	if (n)
+		LOG_INFO(&dp->log, "handover replay for %s: %u packets (%zu bytes) of the last "
+			 "%llu ms sent again to the new care-of address", addr4_str(hoa, a), n,
+			 bytes, (unsigned long long)((now - since) / MM_MSEC(1)));
 }
 
 /* --- reverse: tunnel -> TUN ----------------------------------------------------------- */
@@ -342,6 +429,9 @@ void ha_datapath_raw_readable(struct ha_datapath *dp)
 		outer.sin_addr = info.outer_src;
 		if (!reverse_allowed(dp, MIP4_ENCAP_IPIP, &outer, info.inner.src))
 			continue;
+		if (dp->replay)
+			ha_replay_note_reverse(dp->replay, info.inner.src,
+					       clock_now(clock_monotonic()));
 		to_tun(dp, s->data, s->len, info.inner.off, info.inner.len);
 	}
 }
@@ -413,5 +503,7 @@ void ha_datapath_udp_data(struct ha_datapath *dp, const uint8_t *payload, size_t
 	}
 	if (!reverse_allowed(dp, MIP4_ENCAP_UDP, src, inner.src))
 		return;
+	if (dp->replay)
+		ha_replay_note_reverse(dp->replay, inner.src, clock_now(clock_monotonic()));
 	to_tun(dp, payload, len, inner.off, inner.len);
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "mip4/ha_engine.h"
 
 /* TUN MTU: a 1500-byte path minus the outer IPv4 header, UDP header and MIP tunnel header. */
@@ -50,6 +51,7 @@ struct ha_dp_stats {
 	uint64_t keepalives;           /* keepalive requests answered */
 	uint64_t keepalives_refused;
 	uint64_t log_suppressed;
+	uint64_t replayed_packets;     /* sent again after a move (replay.h) */
 };
 
 /* Called when a keepalive changed a binding (a half-bound UDP binding learnt its port):
@@ -70,6 +72,15 @@ void ha_datapath_raw_readable(struct ha_datapath *dp);
 /* A datagram on UDP 434 whose first byte is 4 (MIP Tunnel Data), from src. */
 void ha_datapath_udp_data(struct ha_datapath *dp, const uint8_t *payload, size_t len,
 			  const struct sockaddr_in *src);
+
+/* Handover replay (replay.h): keep what was tunnelled in the last `window` (0: off) and send
+ * up to max_bytes of it again when a binding moves, from one round trip (`rtt`, the longest
+ * covered) before the last packet that came back through the old tunnel. */
+void ha_datapath_set_replay(struct ha_datapath *dp, mm_time_ns window, mm_time_ns rtt,
+			    size_t max_bytes);
+/* hoa's binding moved to a new tunnel endpoint (after the Registration Reply went out):
+ * send the recent packets for hoa again, to the new endpoint. */
+void ha_datapath_replay(struct ha_datapath *dp, struct in_addr hoa);
 
 const struct ha_dp_stats *ha_datapath_stats(const struct ha_datapath *dp);
 

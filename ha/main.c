@@ -73,9 +73,13 @@ static int key_lookup(void *ctx, struct in_addr hoa, uint32_t spi, struct mip4_k
 
 static void schedule_expiry(struct ha_daemon *d);
 
+static void replay_moved(struct ha_daemon *d, const struct ha_actions *a);
+
 /* Carry out what the engine decided, in the order RFC 5944 §3.8.2.2 / §4.6 need: the home
  * link first (proxy ARP, routes, gratuitous ARP), then the state file, and only then may
- * the caller send the reply. */
+ * the caller send the reply. Between the two, the packets a moved binding missed are sent
+ * again (replay.h): they are data, not an acknowledgement, and the binding is already in
+ * force for forwarding, so they need not wait for the disk. */
 static void apply(struct ha_daemon *d, const struct ha_actions *a, bool persist)
 {
 	for (unsigned i = 0; i < a->nevents; i++) {
@@ -94,10 +98,21 @@ static void apply(struct ha_daemon *d, const struct ha_actions *a, bool persist)
 			break;
 		}
 	}
+	replay_moved(d, a);
 	if (persist && a->state_changed)
 		ha_persist_save(d->conf.state_file, d->engine, &d->log);
 	if (a->nevents)
 		schedule_expiry(d);
+}
+
+static void replay_moved(struct ha_daemon *d, const struct ha_actions *a)
+{
+	for (unsigned i = 0; i < a->nevents; i++) {
+		const struct ha_event *ev = &a->events[i];
+
+		if (ev->kind == HA_EV_UPDATED && ev->moved)
+			ha_datapath_replay(d->dp, ev->binding.home_addr);
+	}
 }
 
 static void send_reply(struct ha_daemon *d, const struct ha_actions *a)
@@ -120,6 +135,7 @@ static void send_reply(struct ha_daemon *d, const struct ha_actions *a)
 static void handle_request(struct ha_daemon *d, const uint8_t *msg, size_t len,
 			   const struct sock_dgram_meta *meta)
 {
+	mm_time_ns t0 = clock_now(clock_monotonic()), t1, t2, t3;
 	struct ha_rx_meta m;
 
 	memset(&m, 0, sizeof(m));
@@ -127,8 +143,15 @@ static void handle_request(struct ha_daemon *d, const uint8_t *msg, size_t len,
 	m.dst = meta->dst.s_addr ? meta->dst : d->conf.address;
 	if (ha_engine_request(d->engine, msg, len, &m, &d->actions) < 0)
 		return;    /* silently discarded; the engine logged and counted it */
+	t1 = clock_now(clock_monotonic());
 	apply(d, &d->actions, true);
+	t2 = clock_now(clock_monotonic());
 	send_reply(d, &d->actions);
+	t3 = clock_now(clock_monotonic());
+	LOG_DEBUG(&d->log, "request handled in %llu us: engine %llu, home link + replay + state file %llu, "
+		  "reply %llu", (unsigned long long)((t3 - t0) / 1000),
+		  (unsigned long long)((t1 - t0) / 1000), (unsigned long long)((t2 - t1) / 1000),
+		  (unsigned long long)((t3 - t2) / 1000));
 }
 
 static gboolean on_udp(gint fd, GIOCondition cond, gpointer user)
@@ -387,6 +410,8 @@ static int start(struct ha_daemon *d)
 	if ((rc = ha_datapath_new(d->engine, d->tun_fd, d->raw_fd, d->udp_fd, d->conf.address,
 				  on_dp_changed, d, &d->dp)) < 0)
 		return rc;
+	ha_datapath_set_replay(d->dp, MM_MSEC((mm_time_ns)d->conf.replay_ms),
+			       MM_MSEC((mm_time_ns)d->conf.replay_rtt_ms), d->conf.replay_bytes);
 	d->ctl_ctx.engine = d->engine;
 	d->ctl_ctx.dp = d->dp;
 	d->ctl = control_server_start(d->conf.control_socket, ha_ctl_handle, &d->ctl_ctx, &err);

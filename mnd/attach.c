@@ -44,6 +44,7 @@ static void apply_location(struct mnd *m, const struct mnd_location *loc)
 
 	m->loc = *loc;
 	m->have_loc = true;
+	m->loc_changed_at = clock_now(clock_monotonic());
 	switch (loc->where) {
 	case MND_HOME:
 		LOG_NOTICE(&m->log, "location: home link on %s", loc->ifname);
@@ -63,6 +64,7 @@ static void apply_location(struct mnd *m, const struct mnd_location *loc)
 		mnd_timer_disarm(m->garp_timer);
 		mnd_netcfg_away(m);
 		mnd_dp_set_interface(m, loc->ifname);
+		mnd_dp_moved(m);
 		break;
 	case MND_DETACHED:
 		LOG_NOTICE(&m->log, "location: no usable interface");

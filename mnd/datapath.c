@@ -188,8 +188,18 @@ static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
 
 /* --- inbound -------------------------------------------------------------------------- */
 
+/* How long after a move the packets the home agent sends again (ha/replay.h) may still
+ * arrive: its replay follows the Registration Reply at once, so a few round trips. */
+#define DEDUP_AFTER_MOVE MM_SEC(3)
+
 static void to_tun(struct mnd *m, const uint8_t *inner, size_t len)
 {
+	bool after_move = m->dedup_until && now_ns() < m->dedup_until;
+
+	if (m->dedup && mnd_dedup_seen(m->dedup, inner, len, after_move)) {
+		m->dp.rx_duplicates++;
+		return;
+	}
 	if (write(m->tun_fd, inner, len) < 0) {
 		drop_log(m, ++m->dp.rx_dropped, "TUN write failed");
 		return;
@@ -279,7 +289,10 @@ void mnd_dp_udp_input(struct mnd *m, const uint8_t *msg, size_t len, struct in_a
 		drop_log(m, ++m->dp.rx_dropped, "malformed MIP tunnel data, or not IP-in-UDP");
 		return;
 	}
-	if (!m->tunnel_up || m->binding.encap != MN_ENCAP_UDP) {
+	/* Tunnel data flows on a UDP-tunnelled binding (§4.7), and, while a registration from
+	 * a new care-of address is under way, may arrive just before its reply: the home agent
+	 * has the binding in force and sends what we missed during the move (ha/replay.h). */
+	if (m->loc.where != MND_AWAY || (m->tunnel_up && m->binding.encap != MN_ENCAP_UDP)) {
 		drop_log(m, ++m->dp.rx_dropped, "MIP tunnel data outside a UDP-tunnelled binding");
 		return;
 	}
@@ -368,7 +381,6 @@ static void on_ka_timer(void *user)
 void mnd_dp_binding_up(struct mnd *m, const struct mn_binding *b)
 {
 	char c[ADDR4_STRLEN], h[ADDR4_STRLEN];
-
 	m->tunnel_up = true;
 	m->binding = *b;
 	if (b->encap == MN_ENCAP_UDP) {
@@ -390,6 +402,13 @@ void mnd_dp_binding_down(struct mnd *m)
 		LOG_INFO(&m->log, "tunnel down");
 	m->tunnel_up = false;
 	mnd_timer_disarm(m->ka_timer);
+}
+
+void mnd_dp_moved(struct mnd *m)
+{
+	/* A new care-of address: once the home agent has our registration it sends again what
+	 * went to the old one (ha/replay.h); drop what had already arrived. */
+	m->dedup_until = now_ns() + DEDUP_AFTER_MOVE;
 }
 
 int mnd_dp_set_interface(struct mnd *m, const char *ifname)
@@ -419,6 +438,7 @@ int mnd_dp_init(struct mnd *m)
 	}
 	m->raw_fd = fd;
 	m->raw_ifname[0] = 0;
+	m->dedup = g_new0(struct mnd_dedup, 1);
 	m->raw_watch = g_unix_fd_add(fd, G_IO_IN, on_raw, m);
 	m->tun_watch = g_unix_fd_add(m->tun_fd, G_IO_IN, on_tun, m);
 	m->ka_timer = mnd_timer_new(on_ka_timer, m);
@@ -444,4 +464,6 @@ void mnd_dp_close(struct mnd *m)
 		mnd_timer_free(m->ka_timer);
 		m->ka_timer = NULL;
 	}
+	g_free(m->dedup);
+	m->dedup = NULL;
 }

@@ -27,6 +27,7 @@
 #include "common/netlink.h"
 #include "mip4/auth.h"
 #include "mip4/mn_engine.h"
+#include "mnd/dedup.h"
 #include "mnd/location.h"
 #include "mnd/timer.h"
 
@@ -66,6 +67,7 @@ struct mnd_dp_stats {
 	uint64_t tx_dropped;                 /* no binding, bad source, send error */
 	uint64_t rx_dropped;                 /* wrong outer source/inner destination, ... */
 	uint64_t keepalives_sent, keepalive_replies;
+	uint64_t rx_duplicates;              /* sent again by the HA after a move (dedup.h) */
 };
 
 struct mnd {
@@ -80,6 +82,7 @@ struct mnd {
 	guint nl_watch;
 	struct mnd_ifaces ifaces;
 	struct mnd_location loc;     /* the location in force */
+	mm_time_ns loc_changed_at;   /* when netlink showed it (monotonic) */
 	bool have_loc;
 	bool nl_changed;             /* set by events during one dispatch */
 	bool nl_resync;
@@ -114,6 +117,8 @@ struct mnd {
 	uint16_t ka_id;
 	uint16_t ip_id;              /* Identification of the IPv4 headers we build */
 	struct mnd_dp_stats dp;
+	struct mnd_dedup *dedup;     /* duplicate filter after a move (dedup.h) */
+	mm_time_ns dedup_until;      /* drop duplicates until then */
 	uint8_t *pkt;                /* receive buffer, MND_PKT_MAX bytes */
 
 	/* attach.c: gratuitous ARP on return home */
@@ -157,6 +162,8 @@ void mnd_reg_close(struct mnd *m);
 /* datapath.c */
 int mnd_dp_init(struct mnd *m);
 /* The care-of address moved to ifname ("" when detached or at home). */
+/* The care-of address changed: start the duplicate filter (dedup.h). */
+void mnd_dp_moved(struct mnd *m);
 int mnd_dp_set_interface(struct mnd *m, const char *ifname);
 void mnd_dp_binding_up(struct mnd *m, const struct mn_binding *b);
 void mnd_dp_binding_down(struct mnd *m);

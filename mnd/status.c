@@ -45,6 +45,7 @@ void mnd_status_write(struct mnd *m)
 		json_kv_uint(&j, "keepalive_interval", st.binding.keepalive);
 		json_kv_uint(&j, "udp_source_port", m->reg_port);
 	}
+	json_kv_uint(&j, "location_changed_at_monotonic_ms", m->loc_changed_at / MM_MSEC(1));
 	if (st.registered_at)
 		json_kv_uint(&j, "registered_at_monotonic_ms", st.registered_at / MM_MSEC(1));
 	else

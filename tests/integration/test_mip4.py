@@ -185,9 +185,17 @@ def test_tcp_survives_moves(env):
     moves.append(m)
     first = m
 
+    replayed0 = env.stats()["datapath"]["handover_replayed_packets"]
     m = _move(env, s, "int-y", "int-x -> int-y")
     _check_binding(m["binding"], m["coa"], "ipip")
     assert m["coa"] != first["coa"]
+    # handover replay (ha/replay.h): what went to int-x during the move was sent again to
+    # the new care-of address; the stream check (every byte once, in order) covers mnd's
+    # duplicate filter and TCP
+    replayed = env.stats()["datapath"]["handover_replayed_packets"] - replayed0
+    assert replayed > 0, "ha sent nothing again after the move (handover replay)"
+    env.ha.wait_log(r"handover replay for " + re.escape(HOME_ADDRESS), 1)
+    m["handover_replayed_packets"] = replayed
     assert int(m["binding"]["identification"], 16) > int(first["binding"]["identification"], 16)
     assert int(m["binding"]["registrations"]) > int(first["binding"]["registrations"]), \
         (first["binding"], m["binding"])
