@@ -73,7 +73,8 @@ static int read_secret_file(const char *path, struct sbuf *out, const struct log
 		rc = -EFBIG;
 		goto out;
 	}
-	b.cap = SECRET_MAX_FILE + 1;
+	/* The file's size now, plus room to notice that it grew while we read it. */
+	b.cap = (size_t)st.st_size + 2;
 	b.p = malloc(b.cap);
 	if (!b.p) {
 		rc = -ENOMEM;
@@ -93,9 +94,10 @@ static int read_secret_file(const char *path, struct sbuf *out, const struct log
 			break;
 		b.len += (size_t)n;
 		if (b.len == b.cap - 1) {
-			LOG_ERROR(lg, "key file %s is too large (at most %d bytes)", path,
-				  SECRET_MAX_FILE);
-			rc = -EFBIG;
+			LOG_ERROR(lg, "key file %s changed while it was read (%lld bytes at first); "
+				  "write key files atomically (temporary file + rename)", path,
+				  (long long)st.st_size);
+			rc = -EAGAIN;
 			goto out;
 		}
 	}

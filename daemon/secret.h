@@ -14,7 +14,8 @@
 
 #define SECRET_MIN_KEY_LEN 16     /* RFC 5944 §5.1: keys of at least 128 bits */
 #define SECRET_MAX_KEY_LEN 64     /* the longest key of a keys table (mip4/auth.h MIP4_KEY_MAX) */
-#define SECRET_MAX_FILE 65536     /* larger files are refused */
+#define SECRET_MAX_FILE (64 * 1024 * 1024) /* larger files are refused: a home agent's keys
+                                             * table for 10^6 mobile nodes is ~56 MB */
 
 /* A file holding one key as hex on one line ("00112233...", case-insensitive; white space
  * around it, blank lines and '#' comments are ignored). Errors:

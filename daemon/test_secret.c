@@ -83,6 +83,11 @@ static void test_hex(void)
 	put("exec.key", "00112233445566778899aabbccddeeff\n", 0601);
 	hex_fails(path, 64, -EPERM, "chmod 600 FILE\n");
 	hex_fails(dir, 64, -EPERM, "key file FILE is not a regular file\n");
+	/* larger than SECRET_MAX_FILE (sparse: nothing is written): refused before reading */
+	put("huge.key", "", 0600);
+	CHECK(truncate(path, (off_t)SECRET_MAX_FILE + 1) == 0);
+	hex_fails(path, 64, -EFBIG, "key file FILE is too large (67108865 bytes; at most "
+		  "67108864)\n");
 	snprintf(file, sizeof(file), "%s/absent.key", dir);
 	hex_fails(file, 64, -ENOENT, "cannot open key file FILE: No such file or directory\n");
 
