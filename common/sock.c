@@ -86,6 +86,26 @@ int sock_bind_device(int fd, const char *ifname)
 	return 0;
 }
 
+static int set_buffer(int fd, int force_opt, int opt, int bytes)
+{
+	if (bytes <= 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) < 0)
+		return -errno;
+	return 0;
+}
+
+int sock_set_buffers(int fd, int rcvbuf, int sndbuf)
+{
+	int rc = set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+
+	if (rc < 0)
+		return rc;
+	return set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+}
+
 int sock_local4(int fd, struct sockaddr_in *out)
 {
 	struct sockaddr_in sa;

@@ -49,6 +49,13 @@ int sock_raw4_open(int protocol, unsigned flags);
  * raw sockets. -ENODEV for an unknown interface, -EINVAL for a name too long. */
 int sock_bind_device(int fd, const char *ifname);
 
+/* Socket buffer sizes in bytes (0 leaves one alone). Data-path sockets take bursts (a
+ * recvmmsg batch, a handover replay) that the default ~208 KiB would drop. Uses the FORCE
+ * variants (CAP_NET_ADMIN: above net.core.[rw]mem_max) and falls back to the plain options,
+ * which the kernel caps. Returns 0 or -errno of the plain option. */
+int sock_set_buffers(int fd, int rcvbuf, int sndbuf);
+#define SOCK_DATAPATH_BUF (4 * 1024 * 1024)
+
 /* The address and port the socket is bound to (after an ephemeral bind: the port chosen). */
 int sock_local4(int fd, struct sockaddr_in *out);
 

@@ -92,18 +92,29 @@ int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 		    struct ha_datapath **out)
 {
 	struct ha_datapath *dp;
+	int rc;
 
 	if (!ha || tun_fd < 0 || raw_fd < 0 || udp_fd < 0 || !out)
 		return -EINVAL;
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	logger_init(&dp->log, "ha[data]");
 	dp->fwd_pool = malloc((size_t)BATCH * FWD_BUFSIZE);
 	dp->rev_pool = malloc((size_t)REV_BATCH * REV_BUFSIZE);
 	if (!dp->fwd_pool || !dp->rev_pool) {
 		ha_datapath_free(dp);
 		return -ENOMEM;
 	}
+	/* Bursts (a full TUN batch, a handover replay of hundreds of packets) must not
+	 * overflow the default socket buffers: a drop there is the newest packets, the very
+	 * ones a replay is for. */
+	rc = sock_set_buffers(raw_fd, SOCK_DATAPATH_BUF, SOCK_DATAPATH_BUF);
+	if (rc == 0)
+		rc = sock_set_buffers(udp_fd, SOCK_DATAPATH_BUF, SOCK_DATAPATH_BUF);
+	if (rc < 0)
+		LOG_WARNING(&dp->log, "cannot enlarge the tunnel sockets' buffers: %s",
+			    strerror(-rc));
 	sock_batch_init(&dp->tx_raw, dp->fwd_pool, BATCH, FWD_BUFSIZE);
 	sock_batch_init(&dp->tx_udp, dp->fwd_pool, BATCH, FWD_BUFSIZE);
 	sock_batch_init(&dp->rx_raw, dp->rev_pool, REV_BATCH, REV_BUFSIZE);
@@ -115,7 +126,6 @@ int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 	dp->changed = changed;
 	dp->user = user;
 	dp->rl_tokens = RL_BURST;
-	logger_init(&dp->log, "ha[data]");
 	*out = dp;
 	return 0;
 }

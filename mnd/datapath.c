@@ -436,6 +436,9 @@ int mnd_dp_init(struct mnd *m)
 		LOG_ERROR(&m->log, "cannot open the IP-in-IP raw socket: %s", strerror(-fd));
 		return fd;
 	}
+	/* A handover replay (ha/replay.h) arrives as a burst of hundreds of packets. */
+	if (sock_set_buffers(fd, SOCK_DATAPATH_BUF, 0) < 0)
+		LOG_WARNING(&m->log, "cannot enlarge the IP-in-IP socket's receive buffer");
 	m->raw_fd = fd;
 	m->raw_ifname[0] = 0;
 	m->dedup = g_new0(struct mnd_dedup, 1);

@@ -178,6 +178,9 @@ static int reg_socket(struct mnd *m, struct in_addr src, const char *ifname)
 		return fd;
 	}
 	rc = sock_bind_device(fd, ifname);
+	/* UDP tunnel data (RFC 3519) arrives here too, replays in bursts (ha/replay.h). */
+	if (rc == 0 && sock_set_buffers(fd, SOCK_DATAPATH_BUF, 0) < 0)
+		LOG_WARNING(&m->log, "cannot enlarge the registration socket's receive buffer");
 	if (rc == 0)
 		rc = sock_local4(fd, &local);
 	if (rc < 0) {
