@@ -239,6 +239,16 @@ void writer_init(struct writer *w, void *data, size_t cap)
 	w->failed = false;
 }
 
+void writer_init_filled(struct writer *w, void *data, size_t cap, size_t len)
+{
+	writer_init(w, data, cap);
+	if (len > w->cap) {
+		w->failed = true;
+		return;
+	}
+	w->len = len;
+}
+
 static bool writer_fail(struct writer *w)
 {
 	w->failed = true;

@@ -82,6 +82,10 @@ bool reader_fail(struct reader *r);
 
 /* data may be NULL only when cap is 0; NULL with cap > 0 gives a failed writer. */
 void writer_init(struct writer *w, void *data, size_t cap);
+/* A writer over a buffer whose first len bytes are already written (a packet being
+ * encapsulated in place: its bytes can be viewed and patched, and a trailer appended).
+ * len > cap gives a failed writer. */
+void writer_init_filled(struct writer *w, void *data, size_t cap, size_t len);
 
 static inline bool writer_ok(const struct writer *w) { return !w->failed; }
 static inline size_t writer_len(const struct writer *w) { return w->len; }

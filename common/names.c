@@ -280,3 +280,95 @@ const struct name_table ikev2_payload_names = TABLE("payload", ikev2_payload_ent
 const struct name_table ikev2_notify_names = TABLE("notify", ikev2_notify_entries);
 const struct name_table ikev2_transform_type_names =
 	TABLE("transform type", ikev2_transform_type_entries);
+
+/* Protocol IDs: RFC 7296 §3.3.1. */
+static const struct name_entry ikev2_protocol_entries[] = {
+	{ 1, "IKE" },
+	{ 2, "AH" },
+	{ 3, "ESP" },
+};
+
+/* Identification types: RFC 7296 §3.5. */
+static const struct name_entry ikev2_id_type_entries[] = {
+	{ 1, "ID_IPV4_ADDR" },
+	{ 2, "ID_FQDN" },
+	{ 3, "ID_RFC822_ADDR" },
+	{ 5, "ID_IPV6_ADDR" },
+	{ 9, "ID_DER_ASN1_DN" },
+	{ 10, "ID_DER_ASN1_GN" },
+	{ 11, "ID_KEY_ID" },
+};
+
+/* Certificate encodings: RFC 7296 §3.6. */
+static const struct name_entry ikev2_cert_encoding_entries[] = {
+	{ 1, "PKCS #7 wrapped X.509 certificate" },
+	{ 2, "PGP Certificate" },
+	{ 3, "DNS Signed Key" },
+	{ 4, "X.509 Certificate - Signature" },
+	{ 6, "Kerberos Token" },
+	{ 7, "Certificate Revocation List (CRL)" },
+	{ 8, "Authority Revocation List (ARL)" },
+	{ 9, "SPKI Certificate" },
+	{ 10, "X.509 Certificate - Attribute" },
+	{ 11, "Deprecated (was Raw RSA Key)" },
+	{ 12, "Hash and URL of X.509 certificate" },
+	{ 13, "Hash and URL of X.509 bundle" },
+};
+
+/* Authentication methods: RFC 7296 §3.8 (1-3), RFC 7427 §3, §7 (14). */
+static const struct name_entry ikev2_auth_method_entries[] = {
+	{ 1, "RSA Digital Signature" },
+	{ 2, "Shared Key Message Integrity Code" },
+	{ 3, "DSS Digital Signature" },
+	{ 14, "Digital Signature" },
+};
+
+/* Traffic selector types: RFC 7296 §3.13.1. */
+static const struct name_entry ikev2_ts_type_entries[] = {
+	{ 7, "TS_IPV4_ADDR_RANGE" },
+	{ 8, "TS_IPV6_ADDR_RANGE" },
+};
+
+/* CFG types: RFC 7296 §3.15. */
+static const struct name_entry ikev2_cfg_type_entries[] = {
+	{ 1, "CFG_REQUEST" },
+	{ 2, "CFG_REPLY" },
+	{ 3, "CFG_SET" },
+	{ 4, "CFG_ACK" },
+};
+
+/* Configuration attribute types: RFC 7296 §3.15.1 (5, 9 and 11 were removed by RFC 5996). */
+static const struct name_entry ikev2_cp_attr_entries[] = {
+	{ 1, "INTERNAL_IP4_ADDRESS" },
+	{ 2, "INTERNAL_IP4_NETMASK" },
+	{ 3, "INTERNAL_IP4_DNS" },
+	{ 4, "INTERNAL_IP4_NBNS" },
+	{ 6, "INTERNAL_IP4_DHCP" },
+	{ 7, "APPLICATION_VERSION" },
+	{ 8, "INTERNAL_IP6_ADDRESS" },
+	{ 10, "INTERNAL_IP6_DNS" },
+	{ 12, "INTERNAL_IP6_DHCP" },
+	{ 13, "INTERNAL_IP4_SUBNET" },
+	{ 14, "SUPPORTED_ATTRIBUTES" },
+	{ 15, "INTERNAL_IP6_SUBNET" },
+};
+
+/* Hash algorithms: RFC 7427 §7. */
+static const struct name_entry ikev2_hash_algorithm_entries[] = {
+	{ 1, "SHA1" },
+	{ 2, "SHA2-256" },
+	{ 3, "SHA2-384" },
+	{ 4, "SHA2-512" },
+};
+
+const struct name_table ikev2_protocol_names = TABLE("protocol", ikev2_protocol_entries);
+const struct name_table ikev2_id_type_names = TABLE("ID type", ikev2_id_type_entries);
+const struct name_table ikev2_cert_encoding_names =
+	TABLE("cert encoding", ikev2_cert_encoding_entries);
+const struct name_table ikev2_auth_method_names =
+	TABLE("auth method", ikev2_auth_method_entries);
+const struct name_table ikev2_ts_type_names = TABLE("TS type", ikev2_ts_type_entries);
+const struct name_table ikev2_cfg_type_names = TABLE("CFG type", ikev2_cfg_type_entries);
+const struct name_table ikev2_cp_attr_names = TABLE("CP attribute", ikev2_cp_attr_entries);
+const struct name_table ikev2_hash_algorithm_names =
+	TABLE("hash algorithm", ikev2_hash_algorithm_entries);

@@ -57,5 +57,21 @@ extern const struct name_table ikev2_payload_names;
 extern const struct name_table ikev2_notify_names;
 /* IKEv2 transform types (not the transform IDs within a type). */
 extern const struct name_table ikev2_transform_type_names;
+/* IKEv2 Protocol IDs of proposals, Notify and Delete payloads. */
+extern const struct name_table ikev2_protocol_names;
+/* IKEv2 identification types (IDi/IDr payloads). */
+extern const struct name_table ikev2_id_type_names;
+/* IKEv2 certificate encodings (CERT and CERTREQ payloads). */
+extern const struct name_table ikev2_cert_encoding_names;
+/* IKEv2 authentication methods (AUTH payload). */
+extern const struct name_table ikev2_auth_method_names;
+/* IKEv2 traffic selector types (TSi/TSr payloads). */
+extern const struct name_table ikev2_ts_type_names;
+/* IKEv2 configuration payload types (CFG Type of the CP payload). */
+extern const struct name_table ikev2_cfg_type_names;
+/* IKEv2 configuration attribute types (CP payload). */
+extern const struct name_table ikev2_cp_attr_names;
+/* IKEv2 hash algorithms (SIGNATURE_HASH_ALGORITHMS notify). */
+extern const struct name_table ikev2_hash_algorithm_names;
 
 #endif

@@ -7,21 +7,8 @@
 
 #include "mip4/agent.h"
 #include "mip4/tunnel.h"
+#include "tests/unit/hexvec.h"
 #include "tests/unit/tap.h"
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-
-	while (hex[0] && hex[1] && n < cap) {
-		unsigned v;
-
-		sscanf(hex, "%2x", &v);
-		out[n++] = (uint8_t)v;
-		hex += 2;
-	}
-	return n;
-}
 
 static struct in_addr A(const char *s)
 {
@@ -400,14 +387,14 @@ static void test_udp_tunnel(void)
 static void test_icmp_echo(void)
 {
 	uint8_t exp[64], buf[64];
-	size_t n = unhex(KA_REQ_DATA, exp, sizeof(exp));
+	size_t n = hexvec(KA_REQ_DATA, exp, sizeof(exp));
 	struct writer w;
 
 	writer_init(&w, buf, sizeof(buf));
 	CHECK_EQ_U64(mip4_icmp_echo_build(&w, A("198.18.1.100"), A("198.18.0.1"), false, 0x0102,
 					  0x4d4d, 5, "abc", 3), n);
 	CHECK_MEM(buf, exp, n);
-	n = unhex(KA_REP_DATA, exp, sizeof(exp));
+	n = hexvec(KA_REP_DATA, exp, sizeof(exp));
 	writer_init(&w, buf, sizeof(buf));
 	CHECK_EQ_U64(mip4_icmp_echo_build(&w, A("198.18.0.1"), A("198.18.1.100"), true, 0x0203,
 					  0x4d4d, 5, "abc", 3), n);
@@ -431,7 +418,7 @@ static void test_keepalive(void)
 
 	/* The MN's request: a whole UDP payload */
 	memcpy(exp, "\x04\x04\x00\x00", 4);
-	n = 4 + unhex(KA_REQ, exp + 4, sizeof(exp) - 4);
+	n = 4 + hexvec(KA_REQ, exp + 4, sizeof(exp) - 4);
 	CHECK_EQ_U64(n, MIP4_KEEPALIVE_LEN);
 	writer_init(&w, buf, sizeof(buf));
 	CHECK_EQ_U64(mip4_keepalive_request_encode(&w, A("198.18.1.100"), ha, 0x0102, 0x4d4d, 5),
@@ -458,9 +445,9 @@ static void test_keepalive(void)
 		     MIP4_KEEPALIVE_NONE);
 
 	/* The HA's reply echoes id, seq and data */
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	memcpy(exp, "\x04\x04\x00\x00", 4);
-	unhex(KA_REP_DATA, exp + 4, sizeof(exp) - 4);
+	hexvec(KA_REP_DATA, exp + 4, sizeof(exp) - 4);
 	writer_init(&w, buf, sizeof(buf));
 	CHECK_EQ_U64(mip4_keepalive_reply_encode(&w, b, n, ha, 0x0203), n + 4);
 	CHECK_MEM(buf, exp, n + 4);
@@ -489,32 +476,32 @@ static void test_keepalive(void)
 	/* Not keepalives: UDP data, ICMP of another type, an echo reply to the HA */
 	CHECK_EQ_U64(mip4_keepalive_classify(inner, inner_len, A("198.18.50.7"), &ka),
 		     MIP4_KEEPALIVE_NONE);
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	b[20] = 3;   /* destination unreachable */
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n, ha, &ka), MIP4_KEEPALIVE_NONE);
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	b[20] = 0;   /* echo reply *to* the HA (checksum fixed by hand: type 8 -> 0) */
 	b[22] = 0xee;
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n, ha, &ka), MIP4_KEEPALIVE_NONE);
 	/* Broken ones: bad ICMP checksum, code != 0, truncated ICMP */
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	b[n - 1] ^= 0x40;
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n, ha, &ka), (uint64_t)-EBADMSG);
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	b[21] = 1;
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n, ha, &ka), MIP4_KEEPALIVE_NONE);
-	n = unhex(KA_REQ, b, sizeof(b));
+	n = hexvec(KA_REQ, b, sizeof(b));
 	b[3] = 24;   /* 4 bytes of ICMP */
 	fix_csum(b, 0, 20);
 	CHECK_EQ_U64(mip4_keepalive_classify(b, 24, ha, &ka), (uint64_t)-EBADMSG);
-	n = unhex(KA_REQ, b, sizeof(b));
+	n = hexvec(KA_REQ, b, sizeof(b));
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n - 1, ha, &ka), (uint64_t)-EBADMSG);
-	n = unhex(KA_REQ, b, sizeof(b));
+	n = hexvec(KA_REQ, b, sizeof(b));
 	b[6] = 0x20;   /* a fragment of an echo is never a keepalive */
 	fix_csum(b, 0, 20);
 	CHECK_EQ_U64(mip4_keepalive_classify(b, n, ha, &ka), MIP4_KEEPALIVE_NONE);
 	fails = 0;
-	n = unhex(KA_REQ_DATA, b, sizeof(b));
+	n = hexvec(KA_REQ_DATA, b, sizeof(b));
 	for (size_t k = 0; k < n; k++)
 		CHECK_LOOP(mip4_keepalive_classify(b, k, ha, &ka) == -EBADMSG, fails);
 	CHECK_EQ_U64(fails, 0);
@@ -522,8 +509,8 @@ static void test_keepalive(void)
 
 int main(void)
 {
-	inner_len = unhex(INNER, inner, sizeof(inner));
-	outer_len = unhex(OUTER, outer, sizeof(outer));
+	inner_len = hexvec(INNER, inner, sizeof(inner));
+	outer_len = hexvec(OUTER, outer, sizeof(outer));
 	CHECK_EQ_U64(inner_len, 33);
 	CHECK_EQ_U64(outer_len, 53);
 	test_ipv4_parse();

@@ -468,6 +468,29 @@ static void test_writer_be24_range(void)
 }
 
 /* Each write that does not fit fails, writes nothing, and is sticky. */
+/* writer_init_filled: bytes already in the buffer can be viewed and patched, new ones go
+ * after them; len > cap fails. */
+static void test_writer_filled(void)
+{
+	uint8_t buf[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct writer w;
+	uint8_t *v = NULL;
+
+	writer_init_filled(&w, buf, sizeof(buf), 5);
+	CHECK(writer_ok(&w));
+	CHECK_EQ_U64(writer_len(&w), 5);
+	CHECK_EQ_U64(writer_room(&w), 3);
+	CHECK(writer_view(&w, 3, 2, &v) && v == buf + 3);
+	CHECK(writer_patch_u8(&w, 0, 9) && buf[0] == 9);
+	CHECK(writer_be16(&w, 0xaabb) && buf[5] == 0xaa && buf[6] == 0xbb);
+	CHECK(!writer_be16(&w, 1) && !writer_ok(&w));
+	writer_init_filled(&w, buf, sizeof(buf), 9);
+	CHECK(!writer_ok(&w));
+	CHECK_EQ_U64(writer_room(&w), 0);
+	writer_init_filled(&w, buf, sizeof(buf), 8);
+	CHECK(writer_ok(&w) && writer_room(&w) == 0);
+}
+
 static void test_writer_failures(void)
 {
 	uint8_t buf[12];
@@ -928,6 +951,7 @@ int main(void)
 	test_writer_ints();
 	test_writer_be24_range();
 	test_writer_failures();
+	test_writer_filled();
 	test_writer_init_null();
 	test_writer_reserve_patch();
 	test_writer_patch_bounds();

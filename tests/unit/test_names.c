@@ -17,6 +17,14 @@ static const struct {
 	{ "ikev2_payload_names", &ikev2_payload_names },
 	{ "ikev2_notify_names", &ikev2_notify_names },
 	{ "ikev2_transform_type_names", &ikev2_transform_type_names },
+	{ "ikev2_protocol_names", &ikev2_protocol_names },
+	{ "ikev2_id_type_names", &ikev2_id_type_names },
+	{ "ikev2_cert_encoding_names", &ikev2_cert_encoding_names },
+	{ "ikev2_auth_method_names", &ikev2_auth_method_names },
+	{ "ikev2_ts_type_names", &ikev2_ts_type_names },
+	{ "ikev2_cfg_type_names", &ikev2_cfg_type_names },
+	{ "ikev2_cp_attr_names", &ikev2_cp_attr_names },
+	{ "ikev2_hash_algorithm_names", &ikev2_hash_algorithm_names },
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
