@@ -1,0 +1,279 @@
+/* vpngw's control-socket documents. See ctl.h. */
+#include "vpngw/ctl.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "common/sock.h"
+#include "daemon/json.h"
+#include "daemon/proposals.h"
+#include "vpngw/ident.h"
+
+const char *vpngw_ctl_ts_str(const struct ike_ts4 *t, char *buf, size_t size)
+{
+	char a[ADDR4_STRLEN], b[ADDR4_STRLEN], sel[32] = "";
+	uint32_t s = ntohl(t->start.s_addr), e = ntohl(t->end.s_addr);
+	uint32_t span = e - s;
+	int plen = -1;
+
+	/* A CIDR block: start aligned, size a power of two. */
+	if (s <= e && (span & (span + 1)) == 0 && (s & span) == 0)
+		plen = span == UINT32_MAX ? 0 : 32 - __builtin_popcount(span);
+	if (t->ip_proto && t->start_port == 0 && t->end_port == 65535)
+		snprintf(sel, sizeof(sel), "[%u]", t->ip_proto);
+	else if (t->start_port == t->end_port)
+		snprintf(sel, sizeof(sel), "[%u/%u]", t->ip_proto, t->start_port);
+	else if (t->start_port != 0 || t->end_port != 65535)
+		snprintf(sel, sizeof(sel), "[%u/%u-%u]", t->ip_proto, t->start_port, t->end_port);
+	if (plen >= 0)
+		snprintf(buf, size, "%s/%d%s", addr4_str(t->start, a), plen, sel);
+	else
+		snprintf(buf, size, "%s-%s%s", addr4_str(t->start, a), addr4_str(t->end, b), sel);
+	return buf;
+}
+
+static void kv_endpoint(struct json *j, const char *key, const struct ike_endpoint *ep)
+{
+	char a[ADDR4_STRLEN], s[ADDR4_STRLEN + 8];
+
+	snprintf(s, sizeof(s), "%s:%u", addr4_str(ep->addr, a), ep->port);
+	json_kv_string(j, key, s);
+}
+
+static void kv_hex64(struct json *j, const char *key, uint64_t v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "%016llx", (unsigned long long)v);
+	json_kv_string(j, key, s);
+}
+
+static void kv_hex32(struct json *j, const char *key, uint32_t v)
+{
+	char s[12];
+
+	snprintf(s, sizeof(s), "%08x", v);
+	json_kv_string(j, key, s);
+}
+
+/* Seconds since t (0: unknown -> null). */
+static void kv_since(struct json *j, const char *key, mm_time_ns t, mm_time_ns now)
+{
+	if (!t)
+		json_kv_null(j, key);
+	else
+		json_kv_uint(j, key, now > t ? (now - t) / MM_SEC(1) : 0);
+}
+
+/* Seconds until t (0 or IKE_TIME_NEVER -> null). */
+static void kv_until(struct json *j, const char *key, mm_time_ns t, mm_time_ns now)
+{
+	if (!t || t == IKE_TIME_NEVER)
+		json_kv_null(j, key);
+	else
+		json_kv_uint(j, key, t > now ? (t - now + MM_SEC(1) - 1) / MM_SEC(1) : 0);
+}
+
+static void ts_array(struct json *j, const char *key, const struct ike_ts4_list *l)
+{
+	char s[64];
+
+	json_key(j, key);
+	json_begin_array(j);
+	for (size_t i = 0; i < l->n && i < IKE_CFG_MAX_TS; i++)
+		json_string(j, vpngw_ctl_ts_str(&l->ts[i], s, sizeof(s)));
+	json_end_array(j);
+}
+
+static void child_json(struct json *j, const struct vpngw_dp_child *c, mm_time_ns now)
+{
+	char suite[96];
+
+	json_begin_object(j);
+	kv_hex32(j, "spi_in", c->spi_in);
+	kv_hex32(j, "spi_out", c->spi_out);
+	json_kv_string(j, "suite", proposals_format(&c->suite, IKE_SUITE_ESP, suite,
+						    sizeof(suite)));
+	ts_array(j, "ts_local", &c->ts_local);
+	ts_array(j, "ts_remote", &c->ts_remote);
+	kv_endpoint(j, "remote", &c->remote);
+	json_kv_bool(j, "udp_encap", c->udp_encap);
+	json_kv_string(j, "state", esp_sa_state_name(c->state_in > c->state_out ? c->state_in
+						     : c->state_out));
+	json_kv_uint(j, "in_packets", c->in.packets);
+	json_kv_uint(j, "in_bytes", c->in.bytes);
+	json_kv_uint(j, "out_packets", c->out.packets);
+	json_kv_uint(j, "out_bytes", c->out.bytes);
+	kv_since(j, "installed_s", c->added, now);
+	json_kv_uint(j, "lifetime_s", c->lifetime_s);
+	kv_until(j, "rekey_in_s", c->soft_at, now);
+	kv_until(j, "expire_in_s", c->hard_at, now);
+	json_key(j, "drops");
+	json_begin_object(j);
+	for (int r = ESP_DROP_NONE + 1; r < ESP_DROP_COUNT; r++) {
+		uint64_t n = c->in_drops[r] + c->out_drops[r];
+
+		if (n)
+			json_kv_uint(j, esp_drop_name((enum esp_drop)r), n);
+	}
+	if (c->in_ts_mismatch)
+		json_kv_uint(j, "ts-mismatch-in", c->in_ts_mismatch);
+	if (c->out_ts_mismatch)
+		json_kv_uint(j, "ts-mismatch-out", c->out_ts_mismatch);
+	json_end_object(j);
+	json_end_object(j);
+}
+
+static bool belongs(const struct vpngw_dp_child *c, const struct ike_sa_info *sa)
+{
+	return c->ike_spi_i == sa->spi_i && c->ike_spi_r == sa->spi_r;
+}
+
+char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct vpngw_dp *dp,
+			  mm_time_ns now)
+{
+	struct vpngw_dp_child c;
+	struct json j;
+	size_t cursor;
+
+	json_init(&j);
+	json_begin_object(&j);
+	json_key(&j, "ike_sas");
+	json_begin_array(&j);
+	for (size_t i = 0; i < n; i++) {
+		const struct ike_sa_info *sa = &sas[i].info;
+		char id[256], suite[96];
+
+		json_begin_object(&j);
+		json_kv_string(&j, "peer", sa->peer && sa->peer->name ? sa->peer->name : NULL);
+		json_kv_string(&j, "peer_id", ident_str(&sa->peer_id, id, sizeof(id)));
+		json_kv_string(&j, "role", sa->role == IKE_ROLE_INITIATOR ? "initiator"
+			       : "responder");
+		json_kv_string(&j, "state", sa->state);
+		kv_hex64(&j, "spi_i", sa->spi_i);
+		kv_hex64(&j, "spi_r", sa->spi_r);
+		kv_endpoint(&j, "local", &sa->local);
+		kv_endpoint(&j, "remote", &sa->remote);
+		json_kv_bool(&j, "nat_local", sa->nat_local);
+		json_kv_bool(&j, "nat_remote", sa->nat_remote);
+		if (sa->inner_addr.s_addr)
+			json_kv_addr4(&j, "inner_address", sa->inner_addr);
+		else
+			json_kv_null(&j, "inner_address");
+		json_key(&j, "dns");
+		json_begin_array(&j);
+		for (size_t k = 0; k < sa->ndns && k < 2; k++)
+			json_addr4(&j, sa->dns[k]);
+		json_end_array(&j);
+		json_kv_string(&j, "suite", proposals_format(&sa->suite, IKE_SUITE_IKE, suite,
+							     sizeof(suite)));
+		kv_since(&j, "established_s", sas[i].established, now);
+		kv_until(&j, "rekey_in_s", sas[i].rekey_at, now);
+		json_key(&j, "child_sas");
+		json_begin_array(&j);
+		for (cursor = 0; vpngw_dp_next_child(dp, &cursor, &c);)
+			if (belongs(&c, sa))
+				child_json(&j, &c, now);
+		json_end_array(&j);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	/* Child SAs whose IKE SA is not listed (should not be: the daemon removes them with
+	 * their IKE SA), so that nothing installed stays invisible. */
+	json_key(&j, "child_sas_without_ike_sa");
+	json_begin_array(&j);
+	for (cursor = 0; vpngw_dp_next_child(dp, &cursor, &c);) {
+		bool found = false;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = belongs(&c, &sas[i].info);
+		if (!found)
+			child_json(&j, &c, now);
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+	return json_finish(&j);
+}
+
+char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
+			   const struct vpngw_ctl_pool *pool, const struct vpngw_dp *dp)
+{
+	const struct vpngw_dp_stats *d = vpngw_dp_stats(dp);
+	struct json j;
+
+	json_init(&j);
+	json_begin_object(&j);
+	if (ike) {
+		json_key(&j, "ike");
+		json_begin_object(&j);
+		json_kv_uint(&j, "rx", ike->rx);
+		json_kv_uint(&j, "tx", ike->tx);
+		json_kv_uint(&j, "retransmits", ike->retransmits);
+		json_kv_uint(&j, "dropped_malformed", ike->dropped_malformed);
+		json_kv_uint(&j, "dropped_unknown_spi", ike->dropped_unknown_spi);
+		json_kv_uint(&j, "dropped_integrity", ike->dropped_integrity);
+		json_kv_uint(&j, "dropped_replay", ike->dropped_replay);
+		json_kv_uint(&j, "cookies_sent", ike->cookies_sent);
+		json_kv_uint(&j, "half_open", ike->half_open);
+		json_kv_uint(&j, "established", ike->established);
+		json_kv_uint(&j, "auth_failures", ike->auth_failures);
+		json_kv_uint(&j, "no_proposal", ike->no_proposal);
+		json_kv_uint(&j, "pool_exhausted", ike->pool_exhausted);
+		json_end_object(&j);
+	}
+	json_kv_uint(&j, "ike_sas", ike_sas);
+	json_kv_uint(&j, "child_sas", d ? d->children : 0);
+	if (pool && pool->size) {
+		json_key(&j, "pool");
+		json_begin_object(&j);
+		json_kv_uint(&j, "size", pool->size);
+		json_kv_uint(&j, "in_use", pool->in_use);
+		json_end_object(&j);
+	}
+	if (d) {
+		json_key(&j, "esp");
+		json_begin_object(&j);
+		json_kv_uint(&j, "out_packets", d->out_packets);
+		json_kv_uint(&j, "out_bytes", d->out_bytes);
+		json_kv_uint(&j, "out_no_sa", d->out_no_sa);
+		json_kv_uint(&j, "out_ts_mismatch", d->out_ts_mismatch);
+		json_kv_uint(&j, "out_bad", d->out_bad);
+		json_kv_uint(&j, "out_esp_errors", d->out_esp_errors);
+		json_kv_uint(&j, "out_send_errors", d->out_send_errors);
+		json_kv_uint(&j, "in_packets", d->in_packets);
+		json_kv_uint(&j, "in_bytes", d->in_bytes);
+		json_kv_uint(&j, "in_unknown_spi", d->in_unknown_spi);
+		json_kv_uint(&j, "in_ts_mismatch", d->in_ts_mismatch);
+		json_kv_uint(&j, "in_bad_inner", d->in_bad_inner);
+		json_kv_uint(&j, "in_write_errors", d->in_write_errors);
+		json_kv_uint(&j, "in_invalid", d->in_invalid);
+		json_kv_uint(&j, "ike_messages_4500", d->ike_messages);
+		json_kv_uint(&j, "keepalives", d->keepalives);
+		json_kv_uint(&j, "peer_moved", d->peer_moved);
+		json_kv_uint(&j, "log_lines_suppressed", d->log_suppressed);
+		json_key(&j, "in_drops");
+		json_begin_object(&j);
+		for (int r = ESP_DROP_NONE + 1; r < ESP_DROP_COUNT; r++)
+			json_kv_uint(&j, esp_drop_name((enum esp_drop)r), d->in_esp_drops[r]);
+		json_end_object(&j);
+		json_end_object(&j);
+	}
+	json_end_object(&j);
+	return json_finish(&j);
+}
+
+char *vpngw_ctl_error_json(const char *request)
+{
+	struct json j;
+
+	json_init(&j);
+	json_begin_object(&j);
+	json_kv_string(&j, "error", "unknown request: try \"list\" or \"stats\"");
+	json_key(&j, "request");
+	json_string(&j, request);
+	json_end_object(&j);
+	return json_finish(&j);
+}

@@ -1,0 +1,904 @@
+/* vpngw's user-space ESP data path. See datapath.h. */
+#include "vpngw/datapath.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/netlink.h"
+#include "common/tun.h"
+#include "esp/batch.h"
+#include "esp/esp_sa.h"
+#include "esp/udpencap.h"
+#include "vpngw/selector.h"
+
+/* Buffers: outbound slots hold one packet read from the TUN (MTU at most 9000, see
+ * conf.h) with room for ESP around it; inbound slots one UDP payload: ESP of such a packet,
+ * or an IKE message (at most IKE_MSG_MAX), reassembled by the kernel if it was fragmented.
+ * Anything longer is truncated by the kernel, flagged, and dropped. */
+#define TX_INNER_MAX 9216
+#define TX_BUFSIZE (TX_INNER_MAX + ESP_HEADROOM_MAX + ESP_TAILROOM_MAX)
+#define RX_BUFSIZE 16384
+/* Rate limit of drop lines. */
+#define RL_BURST 10
+#define RL_INTERVAL MM_SEC(1)
+/* Hard limit = soft limit of the engine's lifetime * 110 % (strongSwan's life_time default
+ * is rekey_time + 10 %). */
+#define HARD_PERCENT 110
+/* Liveness (RFC 7296 2.4): tell the engine about incoming ESP at most this often per SA. */
+#define ACTIVITY_INTERVAL MM_SEC(1)
+
+struct dp_child {
+	struct vpngw_dp_child v;       /* stats fields unused here: filled on demand */
+	struct esp_sa *in, *out;
+	struct sockaddr_in peer;       /* where ESP goes: the remote endpoint, port 4500 */
+	bool soft_reported, hard_reported;
+	mm_time_ns activity_told;      /* last activity callback (0: never) */
+};
+
+struct expiry {
+	uint32_t spi_in;
+	bool hard;
+};
+
+struct vpngw_dp {
+	struct vpngw_dp_config cfg;
+	struct logger log;
+	struct vpngw_dp_stats st;
+	GHashTable *by_spi;            /* spi_in -> struct dp_child * */
+	GHashTable *hosts;             /* remote /32 selector (network order) -> GPtrArray of
+					* struct dp_child *, newest last */
+	GPtrArray *ranges;             /* struct dp_child * with wider remote selectors,
+					* newest last */
+	GPtrArray *all;                /* every struct dp_child * */
+	struct esp_batch tx, rx;
+	struct expiry *pending;        /* expiries found during a batch, reported after it */
+	size_t npending, pending_cap;
+	unsigned rl_tokens;
+	mm_time_ns rl_last;
+	uint64_t rl_suppressed;
+};
+
+/* --- logging ------------------------------------------------------------------------- */
+
+static void drop_log(struct vpngw_dp *dp, mm_time_ns now, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void drop_log(struct vpngw_dp *dp, mm_time_ns now, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (now >= dp->rl_last + RL_INTERVAL) {
+		mm_time_ns add = (now - dp->rl_last) / RL_INTERVAL;
+		mm_time_ns sum = dp->rl_tokens + add;
+
+		dp->rl_tokens = add >= RL_BURST || sum >= RL_BURST ? RL_BURST : (unsigned)sum;
+		dp->rl_last += add * RL_INTERVAL;
+	}
+	if (dp->rl_tokens == 0) {
+		dp->rl_suppressed++;
+		dp->st.log_suppressed++;
+		return;
+	}
+	dp->rl_tokens--;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (dp->rl_suppressed)
+		LOG_WARNING(&dp->log, "%s (%llu similar lines suppressed)", why,
+			    (unsigned long long)dp->rl_suppressed);
+	else
+		LOG_WARNING(&dp->log, "%s", why);
+	dp->rl_suppressed = 0;
+}
+
+#define EP_STRLEN (ADDR4_STRLEN + 6)
+
+static const char *ep_str(const struct sockaddr_in *sa, char buf[EP_STRLEN])
+{
+	char a[ADDR4_STRLEN];
+
+	snprintf(buf, EP_STRLEN, "%s:%u", addr4_str(sa->sin_addr, a), ntohs(sa->sin_port));
+	return buf;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
+static void child_free(struct dp_child *c)
+{
+	if (!c)
+		return;
+	esp_sa_free(c->in);
+	esp_sa_free(c->out);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+static void host_list_free(gpointer p)
+{
+	g_ptr_array_free(p, TRUE);
+}
+
+int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out)
+{
+	struct vpngw_dp *dp;
+	unsigned batch;
+	int rc;
+
+	if (!cfg || !out || cfg->tun_fd < 0 || cfg->udp_fd < 0 || cfg->jitter_percent > 50 ||
+	    cfg->batch > ESP_BATCH_MAX)
+		return -EINVAL;
+	batch = cfg->batch ? cfg->batch : ESP_BATCH_MAX;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->cfg = *cfg;
+	dp->cfg.batch = batch;
+	logger_init(&dp->log, "%s[esp]", g_get_prgname() ? g_get_prgname() : "vpngw");
+	rc = esp_batch_init(&dp->tx, batch, TX_BUFSIZE);
+	if (rc == 0) {
+		rc = esp_batch_init(&dp->rx, batch, RX_BUFSIZE);
+		if (rc < 0)
+			esp_batch_free(&dp->tx);
+	}
+	if (rc < 0) {
+		free(dp);
+		return rc;
+	}
+	dp->by_spi = g_hash_table_new(g_direct_hash, g_direct_equal);
+	dp->hosts = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, host_list_free);
+	dp->ranges = g_ptr_array_new();
+	dp->all = g_ptr_array_new();
+	/* Each packet reports at most one expiry, and poll at most two per SA (grown there). */
+	dp->pending_cap = 2 * (size_t)batch;
+	dp->pending = calloc(dp->pending_cap, sizeof(*dp->pending));
+	if (!dp->pending) {
+		vpngw_dp_free(dp);
+		return -ENOMEM;
+	}
+	dp->rl_tokens = RL_BURST;
+	*out = dp;
+	return 0;
+}
+
+void vpngw_dp_free(struct vpngw_dp *dp)
+{
+	if (!dp)
+		return;
+	for (guint i = 0; dp->all && i < dp->all->len; i++)
+		child_free(g_ptr_array_index(dp->all, i));
+	if (dp->all)
+		g_ptr_array_free(dp->all, TRUE);
+	if (dp->ranges)
+		g_ptr_array_free(dp->ranges, TRUE);
+	if (dp->hosts)
+		g_hash_table_destroy(dp->hosts);
+	if (dp->by_spi)
+		g_hash_table_destroy(dp->by_spi);
+	esp_batch_free(&dp->tx);
+	esp_batch_free(&dp->rx);
+	free(dp->pending);
+	free(dp);
+}
+
+const struct vpngw_dp_stats *vpngw_dp_stats(const struct vpngw_dp *dp)
+{
+	return dp ? &dp->st : NULL;
+}
+
+/* --- Child SAs ----------------------------------------------------------------------- */
+
+static bool ts_list_ok(const struct ike_ts4_list *l)
+{
+	if (l->n == 0 || l->n > IKE_CFG_MAX_TS)
+		return false;
+	for (size_t i = 0; i < l->n; i++)
+		if (ntohl(l->ts[i].start.s_addr) > ntohl(l->ts[i].end.s_addr) ||
+		    l->ts[i].start_port > l->ts[i].end_port)
+			return false;
+	return true;
+}
+
+static bool is_host(const struct ike_ts4 *t)
+{
+	return t->start.s_addr == t->end.s_addr && t->start.s_addr != 0;
+}
+
+/* Random 0..max (the soft lifetime's jitter): RAND_bytes, as the engine uses. */
+static uint64_t jitter(uint64_t max)
+{
+	uint64_t r = 0;
+
+	if (max == 0 || RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return 0;
+	return r % (max + 1);
+}
+
+static int make_sa(const struct ike_child_info *ci, bool inbound, const struct esp_lifetime *life,
+		   uint32_t window, mm_time_ns now, struct esp_sa **out)
+{
+	uint8_t keymat[2 * IKE_KEY_MAX];
+	struct esp_sa_config sc;
+	uint16_t bits = ci->suite.encr_key_bits ? ci->suite.encr_key_bits : 256;
+	int want, rc;
+
+	want = esp_keymat_len(ci->suite.encr, bits, ci->suite.integ);
+	if (want < 0)
+		return want;
+	if (ci->key_len > IKE_KEY_MAX || ci->integ_len > IKE_KEY_MAX ||
+	    ci->key_len + ci->integ_len != (size_t)want)
+		return -EINVAL;
+	/* RFC 7296 2.17: encryption key, then integrity key (esp_sa.h's KEYMAT piece). */
+	memcpy(keymat, inbound ? ci->key_in : ci->key_out, ci->key_len);
+	memcpy(keymat + ci->key_len, inbound ? ci->integ_in : ci->integ_out, ci->integ_len);
+	memset(&sc, 0, sizeof(sc));
+	sc.spi = inbound ? ci->spi_in : ci->spi_out;
+	sc.dir = inbound ? ESP_DIR_IN : ESP_DIR_OUT;
+	sc.encr = ci->suite.encr;
+	sc.key_bits = bits;
+	sc.integ = ci->suite.integ;
+	sc.esn = ci->suite.esn == IKE_ESN_YES;
+	sc.replay_window = window;
+	sc.life = *life;
+	sc.keymat = keymat;
+	sc.keymat_len = (size_t)want;
+	rc = esp_sa_new(&sc, now, out);
+	OPENSSL_cleanse(keymat, sizeof(keymat));
+	return rc;
+}
+
+static void index_child(struct vpngw_dp *dp, struct dp_child *c)
+{
+	bool ranged = false;
+
+	for (size_t i = 0; i < c->v.ts_remote.n; i++) {
+		const struct ike_ts4 *t = &c->v.ts_remote.ts[i];
+		gpointer key = GUINT_TO_POINTER(t->start.s_addr);
+		GPtrArray *l;
+
+		if (!is_host(t)) {
+			ranged = true;
+			continue;
+		}
+		l = g_hash_table_lookup(dp->hosts, key);
+		if (!l) {
+			l = g_ptr_array_new();
+			g_hash_table_insert(dp->hosts, key, l);
+		}
+		if (!g_ptr_array_find(l, c, NULL))
+			g_ptr_array_add(l, c);
+	}
+	if (ranged)
+		g_ptr_array_add(dp->ranges, c);
+}
+
+static void unindex_child(struct vpngw_dp *dp, struct dp_child *c)
+{
+	for (size_t i = 0; i < c->v.ts_remote.n; i++) {
+		const struct ike_ts4 *t = &c->v.ts_remote.ts[i];
+		gpointer key = GUINT_TO_POINTER(t->start.s_addr);
+		GPtrArray *l;
+
+		if (!is_host(t))
+			continue;
+		l = g_hash_table_lookup(dp->hosts, key);
+		if (!l)
+			continue;
+		g_ptr_array_remove(l, c);
+		if (l->len == 0)
+			g_hash_table_remove(dp->hosts, key);
+	}
+	g_ptr_array_remove(dp->ranges, c);
+}
+
+int vpngw_dp_child_add(struct vpngw_dp *dp, const struct ike_child_info *ci, mm_time_ns now)
+{
+	struct esp_lifetime life;
+	struct dp_child *c;
+	char a[ADDR4_STRLEN];
+	int rc;
+
+	if (!dp || !ci || ci->spi_in == 0 || ci->spi_out == 0 || !ts_list_ok(&ci->ts_local) ||
+	    !ts_list_ok(&ci->ts_remote) || ci->remote.addr.s_addr == 0)
+		return -EINVAL;
+	if (g_hash_table_contains(dp->by_spi, GUINT_TO_POINTER(ci->spi_in)))
+		return -EEXIST;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memset(&life, 0, sizeof(life));
+	if (ci->lifetime_s) {
+		mm_time_ns l = MM_SEC(ci->lifetime_s);
+
+		life.soft_ns = l - jitter(l / 100 * dp->cfg.jitter_percent);
+		life.hard_ns = l / 100 * HARD_PERCENT;
+		c->v.soft_at = now + life.soft_ns;
+		c->v.hard_at = now + life.hard_ns;
+	}
+	rc = make_sa(ci, true, &life, dp->cfg.replay_window, now, &c->in);
+	if (rc == 0)
+		rc = make_sa(ci, false, &life, 0, now, &c->out);
+	if (rc < 0) {
+		child_free(c);
+		return rc;
+	}
+	c->v.ike_spi_i = ci->ike_spi_i;
+	c->v.ike_spi_r = ci->ike_spi_r;
+	c->v.spi_in = ci->spi_in;
+	c->v.spi_out = ci->spi_out;
+	c->v.suite = ci->suite;
+	c->v.ts_local = ci->ts_local;
+	c->v.ts_remote = ci->ts_remote;
+	c->v.local = ci->local;
+	c->v.remote = ci->remote;
+	c->v.udp_encap = ci->udp_encap;
+	c->v.lifetime_s = ci->lifetime_s;
+	c->v.added = now;
+	c->peer.sin_family = AF_INET;
+	c->peer.sin_addr = ci->remote.addr;
+	/* ESP goes in UDP whatever was negotiated (datapath.h); to the peer's NAT mapping when
+	 * it floated to 4500, else to its port 4500. */
+	c->peer.sin_port = htons(ci->udp_encap && ci->remote.port ? ci->remote.port
+				 : UDPENCAP_PORT);
+	if (!ci->udp_encap)
+		LOG_INFO(&dp->log, "Child SA %08x_i %08x_o with %s: no NAT, but ESP goes in UDP to "
+			 "port %u all the same (user-space ESP, as strongSwan's libipsec does)",
+			 ci->spi_in, ci->spi_out, addr4_str(ci->remote.addr, a), UDPENCAP_PORT);
+	g_hash_table_insert(dp->by_spi, GUINT_TO_POINTER(c->v.spi_in), c);
+	g_ptr_array_add(dp->all, c);
+	index_child(dp, c);
+	dp->st.children = dp->all->len;
+	return 0;
+}
+
+static void remove_child(struct vpngw_dp *dp, struct dp_child *c)
+{
+	unindex_child(dp, c);
+	g_hash_table_remove(dp->by_spi, GUINT_TO_POINTER(c->v.spi_in));
+	g_ptr_array_remove_fast(dp->all, c);
+	dp->st.children = dp->all->len;
+	/* An expiry of this SA still queued is no longer anyone's business. */
+	for (size_t i = 0; i < dp->npending; i++)
+		if (dp->pending[i].spi_in == c->v.spi_in)
+			dp->pending[i].spi_in = 0;
+	child_free(c);
+}
+
+int vpngw_dp_child_del(struct vpngw_dp *dp, uint32_t spi_in)
+{
+	struct dp_child *c;
+
+	if (!dp)
+		return -EINVAL;
+	c = g_hash_table_lookup(dp->by_spi, GUINT_TO_POINTER(spi_in));
+	if (!c)
+		return -ENOENT;
+	remove_child(dp, c);
+	return 0;
+}
+
+size_t vpngw_dp_child_del_ike(struct vpngw_dp *dp, uint64_t spi_i, uint64_t spi_r)
+{
+	size_t n = 0;
+
+	if (!dp)
+		return 0;
+	for (guint i = 0; i < dp->all->len;) {
+		struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		if (c->v.ike_spi_i == spi_i && c->v.ike_spi_r == spi_r) {
+			remove_child(dp, c);    /* moves the last element to i */
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+size_t vpngw_dp_child_reparent(struct vpngw_dp *dp, uint64_t old_i, uint64_t old_r,
+			       uint64_t new_i, uint64_t new_r)
+{
+	size_t n = 0;
+
+	for (guint i = 0; dp && i < dp->all->len; i++) {
+		struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		if (c->v.ike_spi_i == old_i && c->v.ike_spi_r == old_r) {
+			c->v.ike_spi_i = new_i;
+			c->v.ike_spi_r = new_r;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void view(const struct dp_child *c, struct vpngw_dp_child *out)
+{
+	*out = c->v;
+	out->remote.addr = c->peer.sin_addr;
+	out->remote.port = ntohs(c->peer.sin_port);
+	esp_sa_get_stats(c->in, &out->in);
+	esp_sa_get_stats(c->out, &out->out);
+	out->state_in = esp_sa_state(c->in);
+	out->state_out = esp_sa_state(c->out);
+}
+
+bool vpngw_dp_next_child(const struct vpngw_dp *dp, size_t *cursor, struct vpngw_dp_child *out)
+{
+	if (!dp || !cursor || !out || *cursor >= dp->all->len)
+		return false;
+	view(g_ptr_array_index(dp->all, (guint)*cursor), out);
+	(*cursor)++;
+	return true;
+}
+
+int vpngw_dp_child_get(const struct vpngw_dp *dp, uint32_t spi_in, struct vpngw_dp_child *out)
+{
+	const struct dp_child *c;
+
+	if (!dp || !out)
+		return -EINVAL;
+	c = g_hash_table_lookup(dp->by_spi, GUINT_TO_POINTER(spi_in));
+	if (!c)
+		return -ENOENT;
+	view(c, out);
+	return 0;
+}
+
+/* --- lifetimes ----------------------------------------------------------------------- */
+
+static void note_event(struct vpngw_dp *dp, struct dp_child *c, int ev)
+{
+	bool hard = ev == ESP_EV_HARD;
+
+	if (ev <= ESP_EV_NONE || (hard ? c->hard_reported : c->soft_reported))
+		return;
+	if (hard)
+		c->hard_reported = true;
+	else
+		c->soft_reported = true;
+	if (dp->npending == dp->pending_cap) {
+		size_t cap = dp->pending_cap * 2;
+		struct expiry *p = realloc(dp->pending, cap * sizeof(*p));
+
+		if (!p)
+			return;    /* poll() sees the state again next time: hard stays hard */
+		dp->pending = p;
+		dp->pending_cap = cap;
+	}
+	dp->pending[dp->npending++] = (struct expiry){ .spi_in = c->v.spi_in, .hard = hard };
+}
+
+/* Report after the batch: the callback may add or remove SAs. */
+static void flush_events(struct vpngw_dp *dp)
+{
+	for (size_t i = 0; i < dp->npending; i++) {
+		struct expiry e = dp->pending[i];
+
+		if (e.spi_in && dp->cfg.expired)
+			dp->cfg.expired(dp->cfg.user, e.spi_in, e.hard);
+	}
+	dp->npending = 0;
+}
+
+void vpngw_dp_poll(struct vpngw_dp *dp, mm_time_ns now)
+{
+	if (!dp)
+		return;
+	for (guint i = 0; i < dp->all->len; i++) {
+		struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		note_event(dp, c, esp_sa_poll(c->in, now));
+		note_event(dp, c, esp_sa_poll(c->out, now));
+	}
+	flush_events(dp);
+}
+
+/* --- outbound ------------------------------------------------------------------------ */
+
+static struct dp_child *lookup_out(struct vpngw_dp *dp, const struct sel_pkt *p)
+{
+	GPtrArray *l = g_hash_table_lookup(dp->hosts, GUINT_TO_POINTER(p->dst.s_addr));
+
+	/* The newest SA for the address: after a rekey the new one carries the traffic while
+	 * the old one lingers for packets in flight (RFC 7296 2.8). */
+	if (l && l->len)
+		return g_ptr_array_index(l, l->len - 1);
+	for (guint i = dp->ranges->len; i-- > 0;) {
+		struct dp_child *c = g_ptr_array_index(dp->ranges, i);
+
+		if (sel_match(&c->v.ts_remote, p->dst, p, p->dport))
+			return c;
+	}
+	return NULL;
+}
+
+static void send_batch(struct vpngw_dp *dp, struct sock_batch *b, mm_time_ns now)
+{
+	unsigned first = 0;
+
+	while (first < b->count) {
+		int n = sock_send4_batch(dp->cfg.udp_fd, b, first);
+		char ep[EP_STRLEN];
+
+		if (n > 0) {
+			first += (unsigned)n;
+			continue;
+		}
+		if (n == -EAGAIN || n == -ENOBUFS) {
+			/* Socket buffer full: drop the rest rather than block the loop. */
+			dp->st.out_send_errors += b->count - first;
+			dp->st.out_packets -= b->count - first;
+			break;
+		}
+		dp->st.out_send_errors++;
+		dp->st.out_packets--;
+		drop_log(dp, now, "cannot send ESP to %s: %s",
+			 ep_str(&b->slot[first].meta.peer, ep), strerror(-n));
+		first++;
+	}
+	b->count = 0;
+}
+
+void vpngw_dp_tun_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
+{
+	struct esp_batch *b;
+
+	if (!dp)
+		return;
+	b = &dp->tx;
+	for (unsigned round = 0; round < rounds; round++) {
+		unsigned i, k = 0;
+		bool drained = false;
+
+		for (i = 0; i < b->n; i++) {
+			struct sock_batch_slot *s;
+			struct dp_child *c;
+			struct sel_pkt p;
+			uint8_t *data;
+			size_t room;
+			ssize_t n;
+			int rc;
+
+			if (esp_batch_inner(b, i, &data, &room) < 0)
+				break;
+			n = read(dp->cfg.tun_fd, data, room);
+			if (n < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					LOG_ERROR(&dp->log, "reading the tunnel device: %s",
+						  strerror(errno));
+				drained = true;
+				break;
+			}
+			if ((size_t)n >= room || sel_parse(data, (size_t)n, &p) < 0) {
+				dp->st.out_bad++;
+				continue;
+			}
+			c = lookup_out(dp, &p);
+			if (!c) {
+				/* Routed into the TUN (the pool), but no peer has that address:
+				 * nothing to say, the address is simply unused. */
+				dp->st.out_no_sa++;
+				continue;
+			}
+			if (!sel_outbound_ok(&c->v.ts_local, &c->v.ts_remote, &p)) {
+				char sa[ADDR4_STRLEN], da[ADDR4_STRLEN];
+
+				dp->st.out_ts_mismatch++;
+				c->v.out_ts_mismatch++;
+				drop_log(dp, now, "outbound %s -> %s (protocol %u) is outside the "
+					 "selectors of Child SA 0x%08x: dropped",
+					 addr4_str(p.src, sa), addr4_str(p.dst, da), p.proto,
+					 c->v.spi_out);
+				continue;
+			}
+			esp_batch_set_inner(b, i, (size_t)n);
+			rc = esp_encap(c->out, &b->pkt[i], ESP_NH_IPV4, now);
+			if (rc < 0) {
+				enum esp_drop why = esp_drop_reason(rc);
+
+				dp->st.out_esp_errors++;
+				c->v.out_drops[why]++;
+				if (why != ESP_DROP_EXPIRED)
+					drop_log(dp, now, "cannot encapsulate for Child SA 0x%08x: %s",
+						 c->v.spi_out, esp_drop_name(why));
+				else
+					note_event(dp, c, ESP_EV_HARD);
+				continue;
+			}
+			note_event(dp, c, rc);
+			if (esp_pkt_data(&b->pkt[i], &data) < 0)
+				continue;
+			s = &b->sock.slot[k++];
+			s->data = data;
+			s->len = b->pkt[i].len;
+			memset(&s->meta, 0, sizeof(s->meta));
+			s->meta.peer = c->peer;
+			s->meta.local = dp->cfg.listen;
+			dp->st.out_packets++;
+			dp->st.out_bytes += (uint64_t)n;
+		}
+		b->sock.count = k;
+		if (k)
+			send_batch(dp, &b->sock, now);
+		flush_events(dp);
+		if (drained || i < b->n)
+			break;
+	}
+}
+
+/* --- inbound ------------------------------------------------------------------------- */
+
+static void deliver(struct vpngw_dp *dp, struct dp_child *c, struct esp_pkt *pkt,
+		    const struct sockaddr_in *from, mm_time_ns now)
+{
+	struct sel_pkt p;
+	uint8_t *inner;
+	char sa[ADDR4_STRLEN], da[ADDR4_STRLEN], ep[EP_STRLEN], old[EP_STRLEN];
+
+	if (esp_pkt_data(pkt, &inner) < 0 || sel_parse(inner, pkt->len, &p) < 0) {
+		dp->st.in_bad_inner++;
+		drop_log(dp, now, "Child SA 0x%08x from %s: the decapsulated packet is not "
+			 "IPv4: dropped", c->v.spi_in, ep_str(from, ep));
+		return;
+	}
+	/* RFC 4301 5.2: the packet must be one the SA's selectors allow. */
+	if (!sel_inbound_ok(&c->v.ts_local, &c->v.ts_remote, &p)) {
+		dp->st.in_ts_mismatch++;
+		c->v.in_ts_mismatch++;
+		drop_log(dp, now, "Child SA 0x%08x from %s: inner %s -> %s (protocol %u) is "
+			 "outside its traffic selectors: dropped", c->v.spi_in, ep_str(from, ep),
+			 addr4_str(p.src, sa), addr4_str(p.dst, da), p.proto);
+		return;
+	}
+	/* Authentic ESP from another address or port: the peer's NAT mapping changed; follow
+	 * it, as the kernel's ESP in UDP does (RFC 3948 and RFC 7296 2.23 leave the data path's
+	 * port to the mapping). */
+	if (from->sin_addr.s_addr != c->peer.sin_addr.s_addr || from->sin_port != c->peer.sin_port) {
+		dp->st.peer_moved++;
+		LOG_NOTICE(&dp->log, "Child SA 0x%08x: peer moved from %s to %s", c->v.spi_in,
+			   ep_str(&c->peer, old), ep_str(from, ep));
+		c->peer.sin_addr = from->sin_addr;
+		c->peer.sin_port = from->sin_port;
+	}
+	/* The peer is alive whatever the TUN does with the packet. */
+	if (dp->cfg.activity && (!c->activity_told || now >= c->activity_told + ACTIVITY_INTERVAL)) {
+		c->activity_told = now ? now : 1;
+		dp->cfg.activity(dp->cfg.user, c->v.spi_in, now);
+	}
+	if (write(dp->cfg.tun_fd, inner, pkt->len) != (ssize_t)pkt->len) {
+		dp->st.in_write_errors++;
+		return;
+	}
+	dp->st.in_packets++;
+	dp->st.in_bytes += pkt->len;
+}
+
+static void inbound_esp(struct vpngw_dp *dp, unsigned i, const struct udpencap_msg *m,
+			mm_time_ns now)
+{
+	const struct sock_batch_slot *s = &dp->rx.sock.slot[i];
+	struct esp_pkt *pkt = &dp->rx.pkt[i];
+	struct dp_child *c = g_hash_table_lookup(dp->by_spi, GUINT_TO_POINTER(m->spi));
+	char ep[EP_STRLEN];
+	enum esp_drop why;
+	int rc;
+
+	if (!c) {
+		dp->st.in_unknown_spi++;
+		dp->st.in_esp_drops[ESP_DROP_UNKNOWN_SPI]++;
+		drop_log(dp, now, "ESP from %s with unknown SPI 0x%08x: dropped",
+			 ep_str(&s->meta.peer, ep), m->spi);
+		return;
+	}
+	pkt->off = 0;
+	pkt->len = s->len;
+	rc = esp_decap(c->in, pkt, now);
+	if (rc >= 0) {
+		note_event(dp, c, rc);
+		deliver(dp, c, pkt, &s->meta.peer, now);
+		return;
+	}
+	why = esp_drop_reason(rc);
+	dp->st.in_esp_drops[why]++;
+	c->v.in_drops[why]++;
+	if (why == ESP_DROP_EXPIRED)
+		note_event(dp, c, ESP_EV_HARD);
+	else if (why != ESP_DROP_DUMMY)   /* RFC 4303 2.6: dummies go without a word */
+		drop_log(dp, now, "ESP from %s for Child SA 0x%08x: %s: dropped",
+			 ep_str(&s->meta.peer, ep), c->v.spi_in, esp_drop_name(why));
+}
+
+void vpngw_dp_udp_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
+{
+	struct esp_batch *b;
+
+	if (!dp)
+		return;
+	b = &dp->rx;
+	for (unsigned round = 0; round < rounds; round++) {
+		int n = sock_recv4_batch(dp->cfg.udp_fd, &b->sock);
+
+		if (n < 0) {
+			if (n != -EAGAIN && n != -EINTR)
+				LOG_ERROR(&dp->log, "receiving on UDP port %u: %s", UDPENCAP_PORT,
+					  strerror(-n));
+			break;
+		}
+		for (unsigned i = 0; i < (unsigned)n; i++) {
+			const struct sock_batch_slot *s = &b->sock.slot[i];
+			struct udpencap_msg m;
+			const uint8_t *msg;
+			struct reader r;
+
+			if (s->truncated) {
+				dp->st.in_invalid++;
+				continue;
+			}
+			switch (udpencap_classify(s->data, s->len, &m)) {
+			case UDPENCAP_ESP:
+				inbound_esp(dp, i, &m, now);
+				break;
+			case UDPENCAP_IKE:
+				reader_init(&r, s->data, s->len);
+				if (!reader_skip(&r, m.off) || !reader_view(&r, m.len, &msg)) {
+					dp->st.in_invalid++;
+					break;
+				}
+				dp->st.ike_messages++;
+				/* Expiries found so far first: they concern SAs the engine may
+				 * be about to change. */
+				flush_events(dp);
+				if (dp->cfg.ike_input)
+					dp->cfg.ike_input(dp->cfg.user, msg, m.len, &s->meta);
+				break;
+			case UDPENCAP_KEEPALIVE:
+				dp->st.keepalives++;
+				break;
+			default:
+				dp->st.in_invalid++;
+				break;
+			}
+		}
+		flush_events(dp);
+		if ((unsigned)n < b->sock.nslots)
+			break;
+	}
+}
+
+/* --- IKE and keepalives out on 4500 ---------------------------------------------------- */
+
+int vpngw_dp_send_ike(struct vpngw_dp *dp, const uint8_t *msg, size_t len,
+		      const struct sockaddr_in *to, struct in_addr from)
+{
+	uint8_t buf[UDPENCAP_MARKER_LEN + IKE_MSG_MAX];
+	struct writer w;
+	ssize_t n;
+	int rc;
+
+	if (!dp || !msg || !to || len > IKE_MSG_MAX)
+		return -EINVAL;
+	writer_init(&w, buf, sizeof(buf));
+	rc = udpencap_ike(&w, msg, len);
+	if (rc < 0)
+		return rc;
+	if (from.s_addr == INADDR_ANY)
+		from = dp->cfg.listen;
+	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to, &from, 0);
+	return n < 0 ? (int)n : 0;
+}
+
+int vpngw_dp_send_keepalive(struct vpngw_dp *dp, const struct sockaddr_in *to)
+{
+	uint8_t buf[1];
+	struct writer w;
+	ssize_t n;
+
+	if (!dp || !to)
+		return -EINVAL;
+	writer_init(&w, buf, sizeof(buf));
+	if (udpencap_keepalive(&w) < 0)
+		return -ENOSPC;
+	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to, &dp->cfg.listen, 0);
+	return n < 0 ? (int)n : 0;
+}
+
+/* --- set-up -------------------------------------------------------------------------- */
+
+/* IPv4 only: no router solicitations or MLD reports from the kernel into the TUN. */
+static void disable_ipv6(const char *ifname)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1) {
+		/* IPv6 may be off altogether: nothing to do. */
+	}
+	close(fd);
+}
+
+int vpngw_dp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
+		      const struct in_addr *route_net, unsigned route_plen,
+		      char out_name[IFNAMSIZ], int *ifindex, const char **what)
+{
+	char ifname[IFNAMSIZ];
+	const char *step;
+	int fd, idx = 0, rc;
+
+	if (!ifindex || !what || mtu > 65535)
+		return -EINVAL;
+	fd = tun_open(name, ifname, 0);
+	if (fd < 0) {
+		*what = "cannot create the TUN device";
+		return fd;
+	}
+	disable_ipv6(ifname);
+	step = "cannot set the MTU";
+	rc = tun_set_mtu(ifname, (int)mtu);
+	if (rc == 0) {
+		step = "cannot bring it up";
+		rc = tun_set_up(ifname);
+	}
+	if (rc == 0) {
+		step = "cannot find its index";
+		rc = idx = nl_link_index(ifname);
+	}
+	if (rc >= 0 && addr.s_addr) {
+		step = "cannot add the tunnel address";
+		rc = nl_addr4_add(idx, addr, 32);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (rc >= 0 && route_net) {
+		struct in_addr any = { 0 };
+
+		step = "cannot route the pool into it";
+		rc = nl_route4_add(prefix4_network(*route_net, route_plen), route_plen, any, idx,
+				   0, 0);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (rc < 0) {
+		close(fd);
+		*what = step;
+		return rc;
+	}
+	*ifindex = idx;
+	if (out_name)
+		memcpy(out_name, ifname, IFNAMSIZ);
+	return fd;
+}
+
+int vpngw_dp_open_udp(struct in_addr listen, uint16_t port)
+{
+	struct sockaddr_in sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr = listen;
+	sa.sin_port = htons(port);
+	fd = sock_udp4_open(&sa, SOCK_F_REUSEADDR | SOCK_F_PKTINFO);
+	if (fd < 0)
+		return fd;
+	/* Bursts (a batch from the TUN, a peer's burst) must not overflow the defaults. */
+	sock_set_buffers(fd, SOCK_DATAPATH_BUF, SOCK_DATAPATH_BUF);
+	return fd;
+}
