@@ -93,16 +93,17 @@ else
 fi
 
 # 2. clang build with ASan+UBSan and libFuzzer: unit and fuzz suites (seeds + short runs), and
-#    the daemons end to end (suite mip4: a sanitizer finding or a leak makes a daemon exit
-#    non-zero, which the suite reports). Leak checking is on; UBSan findings abort.
+#    the daemons end to end (suites mip4 and interop-daemons, the interop tests that run our
+#    daemons): a sanitizer finding or a leak makes a daemon exit non-zero, which the suites
+#    report. Leak checking is on; UBSan findings abort.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 san_suites=()
 if [ ${#suites[@]} -eq 0 ]; then
-	san_suites=(unit fuzz mip4)
+	san_suites=(unit fuzz mip4 interop-daemons)
 else
 	for s in "${suites[@]}"; do
-		case "$s" in unit|fuzz|mip4) san_suites+=("$s");; esac
+		case "$s" in unit|fuzz|mip4) san_suites+=("$s");; interop) san_suites+=(interop-daemons);; esac
 	done
 fi
 if [ ${#san_suites[@]} -gt 0 ]; then
