@@ -270,6 +270,36 @@ static int verify_peer(struct ike_sa *sa, const struct ike_peer_cfg *p, const st
 
 /* --- initiator ------------------------------------------------------------------------------ */
 
+struct sibling {
+	const struct ike_sa *self;
+	bool found;
+};
+
+static void find_sibling(struct ike_sa *other, void *arg)
+{
+	struct sibling *s = arg;
+
+	if (other != s->self && other->initiator && other->peer == s->self->peer &&
+	    other->state != IKE_SA_DEAD)
+		s->found = true;
+}
+
+/* 2.21.2: "If the error occurs on the initiator, the notification MAY be returned in a
+ * separate INFORMATIONAL exchange": tell the responder, whose SA is up, once (no
+ * retransmission: we are gone either way). */
+static void tell_auth_failed(struct ike_sa *sa, struct ike_rx *rx)
+{
+	struct ike_out_msg *o = &sa->e->om;
+
+	if (ike_msg_begin(sa, o, IKE_EXCH_INFORMATIONAL, false, sa->next_req_id) == 0 &&
+	    ike_notify_add(&o->b, IKE_N_AUTHENTICATION_FAILED, NULL, 0) == 0 &&
+	    ike_msg_end(sa, o) == 0) {
+		sa->next_req_id++;
+		sa->e->st.tx++;
+		ike_act_send(rx->out, &sa->local, &sa->remote, o->buf, o->len);
+	}
+}
+
 int ike_auth_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_engine *e = sa->e;
@@ -314,9 +344,15 @@ int ike_auth_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 	if (err == 0)
 		err = add_cert(&o->b, p);
 	/* 3.10.1: "this is the only IKE SA currently active between the authenticated
-	 * identities" lets the responder drop SAs left over from before our restart. */
-	if (err == 0)
-		err = ike_notify_add(&o->b, IKE_N_INITIAL_CONTACT, NULL, 0);
+	 * identities" lets the responder drop SAs left over from before our restart; not sent
+	 * when we have another SA with this peer. */
+	if (err == 0) {
+		struct sibling sib = { sa, false };
+
+		ike_engine_foreach(e, find_sibling, &sib);
+		if (!sib.found)
+			err = ike_notify_add(&o->b, IKE_N_INITIAL_CONTACT, NULL, 0);
+	}
 	if (err == 0)
 		err = add_certreq(&o->b, p);
 	if (err == 0 && p->remote_id.type && p->remote_id.len <= IKE_ID_MAX) {
@@ -436,6 +472,7 @@ int ike_auth_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 			 id_text(&idr, idt, sizeof(idt)));
 		e->st.auth_failures++;
 		LOG_WARNING(&sa->log, "%s", reason);
+		tell_auth_failed(sa, rx);
 		ike_sa_kill(sa, reason, rx->out);
 		return 0;
 	}
@@ -447,6 +484,7 @@ int ike_auth_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 			 id_text(&idr, idt, sizeof(idt)), why);
 		e->st.auth_failures++;
 		LOG_WARNING(&sa->log, "%s", reason);
+		tell_auth_failed(sa, rx);
 		ike_sa_kill(sa, reason, rx->out);
 		return 0;
 	}
@@ -483,7 +521,7 @@ static void drop_old_sa(struct ike_sa *other, void *arg)
 	struct initial_contact *ic = arg;
 	const struct ike_sa *sa = ic->keep;
 
-	if (other == sa || other->initiator || other->peer != sa->peer ||
+	if (other == sa || other->initiator ||
 	    (other->state != IKE_SA_ESTABLISHED && other->state != IKE_SA_REKEYED) ||
 	    other->peer_id.type != sa->peer_id.type || other->peer_id.len != sa->peer_id.len ||
 	    memcmp(other->peer_id.data, sa->peer_id.data, sa->peer_id.len) != 0 ||

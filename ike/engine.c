@@ -287,6 +287,10 @@ void ike_sa_schedule(struct ike_sa *sa)
 	}
 	if (sa->state == IKE_SA_REKEYED || sa->state == IKE_SA_DELETING)
 		due = min_t(due, sa->expire_at);
+	/* Tasks that could not start yet (no room for their actions): at the next timer. */
+	if (!sa->req.active && sa->ntasks &&
+	    (sa->state == IKE_SA_ESTABLISHED || sa->state == IKE_SA_REKEYED))
+		due = 0;
 	sa->due = due;
 	if (sa->heap_idx != SIZE_MAX && sa->heap_idx < e->heap_n) {
 		heap_up(e, sa->heap_idx);
@@ -1279,6 +1283,15 @@ static void input_encrypted(struct ike_sa *sa, struct ike_rx *rx)
 			 h->exchange != sa->req.exchange)) {
 		ike_drop(e, sa, &rx->from, &e->st.dropped_replay, LOG_LEVEL_WARNING,
 			 "response with message ID %u that answers nothing of ours", h->msg_id);
+		return;
+	}
+	/* 1.2: IKE_AUTH is the first request after IKE_SA_INIT and only then; no other request
+	 * before the SA is authenticated. */
+	if (!response && (sa->state == IKE_SA_INIT_DONE ? h->exchange != IKE_EXCH_AUTH :
+			  (h->exchange == IKE_EXCH_AUTH || sa->state == IKE_SA_AUTH_SENT))) {
+		ike_drop(e, sa, &rx->from, &e->st.dropped_malformed, LOG_LEVEL_WARNING,
+			 "request of exchange %u in state %s", h->exchange,
+			 ike_sa_state_name(sa->state));
 		return;
 	}
 	/* Decrypt before anything changes (3.14); a bad checksum is dropped without an

@@ -259,7 +259,12 @@ int ike_engine_initiate(struct ike_engine *e, size_t peer_index,
 			const struct ike_endpoint *local, const struct ike_endpoint *remote,
 			mm_time_ns now, uint64_t *spi_i, struct ike_actions *out);
 
-/* Orders on an established SA (spi_i identifies it, whichever role we have). */
+/* Orders on an established SA (spi_i identifies it, whichever role we have; after an IKE SA
+ * rekey the handle is the new SA's spi_i from its SA_UP). They are queued while another
+ * exchange of the SA is in flight (2.3: window size 1) and start when it completes; the
+ * outcome shows in later actions. Returns 0, -ENOENT (no such SA or Child SA), -EAGAIN (not
+ * established), -EALREADY (already being done). ike_engine_delete() of an SA that is not
+ * established yet forgets it without a message. */
 int ike_engine_rekey_child(struct ike_engine *e, uint64_t spi_i, uint32_t child_spi_in,
 			   mm_time_ns now, struct ike_actions *out);
 int ike_engine_rekey_ike(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
@@ -274,7 +279,8 @@ int ike_engine_dpd(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
 int ike_engine_create_child(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
 			    struct ike_actions *out);
 
-/* The data path says a Child SA's soft (rekey) or hard (delete) limit ran out. */
+/* The data path says a Child SA's soft (rekey) or hard (delete) limit ran out (-ENOENT for
+ * an SPI the engine does not know). */
 int ike_engine_child_expired(struct ike_engine *e, uint32_t child_spi_in, bool hard,
 			     mm_time_ns now, struct ike_actions *out);
 

@@ -111,10 +111,13 @@ int ike_info_request(struct ike_sa *sa, struct ike_rx *rx)
 	struct ike_child *gone[IKE_SA_MAX_CHILDREN];
 	uint32_t ours[IKE_SA_MAX_CHILDREN];
 	size_t ngone = 0, nours = 0;
-	bool delete_ike = false;
+	bool delete_ike = false, refused;
 	int err;
 
 	log_notifies(sa, rx);
+	/* 2.21.2: the initiator did not accept our AUTH; the SA is of no use to it. */
+	refused = ike_rx_notify(rx, IKE_N_AUTHENTICATION_FAILED, &(struct ike_notify){ 0 }) == 0;
+	delete_ike = refused;
 	for (size_t i = 0; i < rx->pl->count; i++) {
 		struct ike_delete d;
 
@@ -157,8 +160,11 @@ int ike_info_request(struct ike_sa *sa, struct ike_rx *rx)
 		/* 2.8.2: the peer did not see our simultaneous rekey; its new SA survives. */
 		if (sa->coll.active && sa->coll.sa)
 			ike_child_rekey_adopt(sa, rx->now, rx->out);
-		LOG_INFO(&sa->log, "the peer deleted the IKE SA");
-		ike_sa_kill(sa, sa->state == IKE_SA_REKEYED ? "replaced by a rekeyed SA" :
+		LOG_INFO(&sa->log, "the peer %s the IKE SA", refused ? "refused" : "deleted");
+		if (refused)
+			sa->e->st.auth_failures++;
+		ike_sa_kill(sa, refused ? "the peer refused our authentication" :
+			    sa->state == IKE_SA_REKEYED ? "replaced by a rekeyed SA" :
 			    "deleted by the peer", rx->out);
 		return 0;
 	}

@@ -454,6 +454,65 @@ static void test_peer_selection(void)
 	t_net_free(&net);
 }
 
+/* SIGHUP: new peer configurations for new SAs; the SA made before keeps its own. An engine
+ * that only initiates does not answer IKE_SA_INIT. */
+static void test_set_peers(void)
+{
+	static const uint8_t other[] = "the reloaded pre-shared key....";
+	static struct ike_peer_cfg reloaded[1];
+	struct ike_sa_info info;
+	uint64_t spi, spi2;
+	size_t b_sent;
+
+	t_net_init(&net, false);
+	t_peers_psk(&net, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256,
+				  IKE_DH_ECP_256, 0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
+	CHECK(t_start_engines(&net) == 0);
+	spi = t_initiate(&net, 0);
+	CHECK(spi && net.b.nsa_up == 1);
+	reloaded[0] = net.b.peers[0];
+	reloaded[0].name = "reloaded";
+	reloaded[0].local.psk = reloaded[0].remote.psk = other;
+	CHECK_EQ_U64(ike_engine_set_peers(net.b.e, reloaded, 1), 0);
+	CHECK_EQ_U64(ike_engine_set_peers(net.b.e, NULL, 1), (uint64_t)-EINVAL);
+	CHECK(t_find_sa(net.b.e, spi, &info) && info.peer == &net.b.peers[0]);
+	/* The old secret no longer gets in... */
+	spi2 = t_initiate(&net, 0);
+	CHECK(spi2 && !t_find_sa(net.a.e, spi2, &info));
+	CHECK_EQ_U64(net.a.nsa_down, 1);
+	/* ...the new one does; the first SA stays with its configuration (A has it still, so
+	 * no INITIAL_CONTACT this time). */
+	net.a.peers[0].local.psk = net.a.peers[0].remote.psk = other;
+	spi2 = t_initiate(&net, 0);
+	CHECK(t_find_sa(net.b.e, spi2, &info) && info.peer == &reloaded[0]);
+	CHECK(t_find_sa(net.b.e, spi, &info) && info.peer == &net.b.peers[0]);
+	CHECK_EQ_U64(net.b.nsa_down, 0);
+	CHECK_EQ_U64(t_count_sas(net.b.e, NULL), 2);
+	/* A (initiator only) ignores an IKE_SA_INIT request. */
+	b_sent = net.a.sent;
+	{
+		struct ike_endpoint l = { net.b.addr, 500 }, r = { net.a.addr, 500 };
+		uint64_t cspi;
+		struct tside c;
+		struct ike_peer_cfg pc = net.a.peers[0];
+
+		memset(&c, 0, sizeof(c));
+		t_side_init(&c, "C", IKE_ROLE_INITIATOR, 99, "192.0.2.9");
+		c.cfg.peers = &pc;
+		c.cfg.npeers = 1;
+		CHECK(ike_engine_new(&c.cfg, &c.e) == 0);
+		CHECK(ike_engine_initiate(c.e, 0, &l, &r, net.now, &cspi, c.act) == 0);
+		CHECK_EQ_U64(c.act->n, 1);
+		ike_engine_input(net.a.e, c.act->buf, c.act->a[0].u.send.len, &l, &r, net.now,
+				 net.a.act);
+		CHECK_EQ_U64(net.a.act->n, 0);
+		ike_engine_free(c.e);
+		free(c.act);
+	}
+	CHECK_EQ_U64(net.a.sent, b_sent);
+	t_net_free(&net);
+}
+
 int main(void)
 {
 	t_log_setup();
@@ -464,6 +523,7 @@ int main(void)
 	test_cookie();
 	test_cp_ts();
 	test_peer_selection();
+	test_set_peers();
 	t_free_actions(&net);
 	return tap_done();
 }

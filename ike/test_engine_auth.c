@@ -289,6 +289,11 @@ static void test_cert_refusals(void)
 	spi = t_initiate(&net, 0);
 	CHECK_EQ_U64(net.a.nsa_up, 0);
 	CHECK(net.a.nsa_down == 1 && strstr(net.a.down_reason[0], "not the configured identity"));
+	/* 2.21.2: A told B, whose SA was up, in an INFORMATIONAL: B's SA is gone too. */
+	CHECK_EQ_U64(net.b.nsa_up, 1);
+	CHECK(net.b.nsa_down == 1 && strstr(net.b.down_reason[0], "refused our authentication"));
+	CHECK_EQ_U64(t_count_sas(net.b.e, NULL), 0);
+	CHECK_EQ_U64(net.b.pool_released, net.b.pool_used);
 	t_net_free(&net);
 
 	/* A certificate the responder did trust but a different key signed (mn's cert, gw's

@@ -18,9 +18,17 @@
 
 static struct tnet net;
 
+static bool swap_seeds;            /* the other side wins the nonce comparisons (2.8.1) */
+
 static uint64_t setup(struct tnet *n, uint16_t esp_dh)
 {
 	t_net_init(n, false);
+	if (swap_seeds) {
+		uint64_t t = n->a.rng;
+
+		n->a.rng = n->b.rng;
+		n->b.rng = t;
+	}
 	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 256, 0, IKE_PRF_HMAC_SHA2_256,
 			       IKE_DH_CURVE25519, 0),
 		    t_suite(IKE_ENCR_AES_GCM_16, 256, 0, 0, esp_dh, 0));
@@ -315,6 +323,39 @@ static void test_child_invalid_ke(void)
 	t_net_free(n);
 }
 
+/* ike_lifetime_s: the IKE SA rekeys itself, a little early (2.8.1 jitter, at most 10 %). */
+static void test_lifetime(void)
+{
+	struct tnet *n = &net;
+	struct ike_sa_info info;
+	uint64_t spi;
+	mm_time_ns t0;
+
+	t_net_init(n, false);
+	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 256, 0, IKE_PRF_HMAC_SHA2_256,
+			       IKE_DH_CURVE25519, 0), t_suite(IKE_ENCR_AES_GCM_16, 256, 0, 0, 0, 0));
+	n->a.peers[0].ike_lifetime_s = 100;
+	CHECK(t_start_engines(n) == 0);
+	t0 = n->now;
+	spi = t_initiate(n, 0);
+	CHECK(t_find_sa(n->a.e, spi, &info));
+	CHECK(info.rekey_at <= t0 + MM_SEC(100) && info.rekey_at >= t0 + MM_SEC(90));
+	CHECK(t_find_sa(n->b.e, spi, &info) && info.rekey_at == IKE_TIME_NEVER);
+	CHECK_EQ_U64(info.established, t0);
+	t_advance(n, MM_SEC(89));
+	CHECK_EQ_U64(n->a.nsa_up, 1);
+	t_advance(n, MM_SEC(11));
+	CHECK_EQ_U64(n->a.nsa_up, 2);
+	CHECK_EQ_U64(n->b.nsa_up, 2);
+	CHECK_EQ_U64(n->a.nsa_down, 1);
+	CHECK_EQ_U64(n->b.nsa_down, 1);
+	CHECK_EQ_U64(t_live_children(&n->a), 1);
+	/* The new SA's rekey is scheduled again. */
+	CHECK(n->a.nsa_up == 2 && t_find_sa(n->a.e, n->a.sa_up[1].spi_i, &info) &&
+	      info.rekey_at > n->now - MM_SEC(11) + MM_SEC(89));
+	t_net_free(n);
+}
+
 /* The soft lifetime from the data path starts a rekey; the hard one a delete. */
 static void test_expiry(void)
 {
@@ -353,6 +394,14 @@ int main(void)
 	test_simultaneous_child(true);
 	test_simultaneous_ike();
 	test_one_sided_ike_collision();
+	/* The same with the other side's nonces lower. */
+	swap_seeds = true;
+	test_simultaneous_child(false);
+	test_simultaneous_child(true);
+	test_simultaneous_ike();
+	test_one_sided_ike_collision();
+	swap_seeds = false;
+	test_lifetime();
 	test_child_invalid_ke();
 	test_expiry();
 	t_free_actions(&net);
