@@ -1,4 +1,4 @@
-/* The [mobile-node] configuration and the key file it names, through daemon/config.h and
+/* The [mobile-node] configuration (the optional [vpn] group: vpn_conf.c) and the key file it names, through daemon/config.h and
  * daemon/secret.h: every error is one line naming the file, the group and the key, e.g.
  *	mnd.conf: [mobile-node] home-agent: "1.2.3" is not an IPv4 address
  * and the load fails; nothing is half-loaded. */
@@ -133,7 +133,9 @@ static int load(const struct cfg *c, struct mnd_config *m)
 		return rc;
 	if (m->nai && strlen(m->nai) > MIP4_NAI_MAX)
 		return bad(c, "nai", "longer than %d bytes", MIP4_NAI_MAX);
-	return load_key(c, spi, &m->key);
+	if ((rc = load_key(c, spi, &m->key)) < 0)
+		return rc;
+	return mnd_vpn_config_load(c, m->interfaces, &m->vpn);
 }
 
 int mnd_config_load(const char *path, struct mnd_config *cfg)
@@ -164,5 +166,6 @@ void mnd_config_free(struct mnd_config *cfg)
 	g_free(cfg->status_file);
 	g_free(cfg->nai);
 	mip4_key_wipe(&cfg->key);
+	mnd_vpn_config_free(&cfg->vpn);
 	memset(cfg, 0, sizeof(*cfg));
 }

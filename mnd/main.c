@@ -32,11 +32,16 @@ static int start(struct mnd *m)
 		   addr4_str(m->cfg.home_addr, h), m->cfg.home_plen,
 		   addr4_str(m->cfg.home_agent, a), m->cfg.interfaces, m->cfg.lifetime,
 		   m->cfg.reverse_tunnel ? "on" : "off", mn_udp_mode_name(m->cfg.udp));
-	return mnd_attach_start(m);
+	if ((rc = mnd_attach_start(m)) < 0)
+		return rc;
+	return mnd_vpn_start(m);
 }
 
 static void stop(struct mnd *m)
 {
+	/* The VPN first: its DELETE goes out while the interfaces are still watched. */
+	m->stopping = true;
+	mnd_vpn_stop(m);
 	/* Away from home: one farewell deregistration (not waited for). */
 	if (m->engine)
 		mnd_reg_stop(m);

@@ -9,6 +9,7 @@
  *	                (packets built and checked by mip4/tunnel.h)
  *	status.c        the status file (atomic JSON)
  *	common/garp.c   gratuitous ARP at home; rtnl.c policy rules; timer.c GLib deadlines
+ *	vpn_conf.c      the optional [vpn] group; vpn.c the IKEv2 VPN client (vpn.h)
  *
  * Everything runs on one thread, the GLib main loop.
  */
@@ -30,6 +31,7 @@
 #include "mnd/dedup.h"
 #include "mnd/location.h"
 #include "mnd/timer.h"
+#include "mnd/vpn.h"
 
 /* Priority of our "from HoA lookup TABLE" rule: before the main table (32766). */
 #define MND_RULE_PRIORITY 1000
@@ -58,6 +60,7 @@ struct mnd_config {
 	char *nai;                   /* optional */
 	unsigned keepalive;          /* s; RFC 3519 §4.9 default K = 110 */
 	unsigned tunnel_mtu;
+	struct mnd_vpn_config vpn;   /* optional [vpn] group (vpn.h) */
 };
 
 /* Data path counters. */
@@ -127,6 +130,9 @@ struct mnd {
 
 	/* status.c */
 	int last_reply_code;
+
+	/* vpn.c: the VPN client, NULL without [vpn] */
+	struct mnd_vpn *vpn;
 };
 
 #define MND_PKT_MAX 65600

@@ -88,7 +88,7 @@ static void ts_array(struct json *j, const char *key, const struct ike_ts4_list 
 	json_end_array(j);
 }
 
-static void child_json(struct json *j, const struct vpngw_dp_child *c, mm_time_ns now)
+static void child_json(struct json *j, const struct espdp_child *c, mm_time_ns now)
 {
 	char suite[96];
 
@@ -127,15 +127,15 @@ static void child_json(struct json *j, const struct vpngw_dp_child *c, mm_time_n
 	json_end_object(j);
 }
 
-static bool belongs(const struct vpngw_dp_child *c, const struct ike_sa_info *sa)
+static bool belongs(const struct espdp_child *c, const struct ike_sa_info *sa)
 {
 	return c->ike_spi_i == sa->spi_i && c->ike_spi_r == sa->spi_r;
 }
 
-char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct vpngw_dp *dp,
+char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct espdp *dp,
 			  mm_time_ns now)
 {
-	struct vpngw_dp_child c;
+	struct espdp_child c;
 	struct json j;
 	size_t cursor;
 
@@ -174,7 +174,7 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 		kv_until(&j, "rekey_in_s", sas[i].rekey_at, now);
 		json_key(&j, "child_sas");
 		json_begin_array(&j);
-		for (cursor = 0; vpngw_dp_next_child(dp, &cursor, &c);)
+		for (cursor = 0; espdp_next_child(dp, &cursor, &c);)
 			if (belongs(&c, sa))
 				child_json(&j, &c, now);
 		json_end_array(&j);
@@ -185,7 +185,7 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 	 * their IKE SA), so that nothing installed stays invisible. */
 	json_key(&j, "child_sas_without_ike_sa");
 	json_begin_array(&j);
-	for (cursor = 0; vpngw_dp_next_child(dp, &cursor, &c);) {
+	for (cursor = 0; espdp_next_child(dp, &cursor, &c);) {
 		bool found = false;
 
 		for (size_t i = 0; i < n && !found; i++)
@@ -199,9 +199,9 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 }
 
 char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
-			   const struct vpngw_ctl_pool *pool, const struct vpngw_dp *dp)
+			   const struct vpngw_ctl_pool *pool, const struct espdp *dp)
 {
-	const struct vpngw_dp_stats *d = vpngw_dp_stats(dp);
+	const struct espdp_stats *d = espdp_stats(dp);
 	struct json j;
 
 	json_init(&j);

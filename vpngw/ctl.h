@@ -31,7 +31,7 @@
 
 #include "common/clock.h"
 #include "ike/engine.h"
-#include "vpngw/datapath.h"
+#include "daemon/espdp.h"
 
 /* One IKE SA as the daemon knows it. */
 struct vpngw_ctl_sa {
@@ -45,10 +45,10 @@ struct vpngw_ctl_pool {
 };
 
 /* The documents (g_malloc'd text, NULL on failure). */
-char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct vpngw_dp *dp,
+char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct espdp *dp,
 			  mm_time_ns now);
 char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
-			   const struct vpngw_ctl_pool *pool, const struct vpngw_dp *dp);
+			   const struct vpngw_ctl_pool *pool, const struct espdp *dp);
 /* {"error":"unknown request: try \"list\" or \"stats\"","request":"..."} */
 char *vpngw_ctl_error_json(const char *request);
 

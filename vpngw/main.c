@@ -36,12 +36,12 @@
 #include "common/sock.h"
 #include "daemon/control.h"
 #include "daemon/daemon.h"
+#include "daemon/espdp.h"
 #include "daemon/proposals.h"
 #include "esp/udpencap.h"
 #include "ike/engine.h"
 #include "vpngw/conf.h"
 #include "vpngw/ctl.h"
-#include "vpngw/datapath.h"
 #include "vpngw/ident.h"
 #include "vpngw/pool.h"
 
@@ -55,7 +55,7 @@
 #define TIMER_LOOPS 64                 /* ike_engine_timer calls per expiry at most */
 #define SHUTDOWN_WAIT_MS 1000          /* for the peers to answer our DELETEs */
 #define NAT_KEEPALIVE_S 20             /* RFC 3948 4: 20 seconds */
-#define JITTER_PERCENT 10              /* soft ESP lifetimes 0..10 % early (datapath.h) */
+#define JITTER_PERCENT 10              /* soft ESP lifetimes 0..10 % early (daemon/espdp.h) */
 
 /* What the daemon remembers of an established IKE SA (the engine owns the SA itself). */
 struct sa_rec {
@@ -83,7 +83,7 @@ struct vpngw {
 	int tun_ifindex;
 	struct ike_engine *engine;
 	struct pool *pool;
-	struct vpngw_dp *dp;
+	struct espdp *dp;
 	struct control_server *ctl;
 	GMainLoop *loop;
 	int fd500, fd4500, tun_fd;
@@ -176,7 +176,7 @@ static void do_send(struct vpngw *d, const struct ike_actions *a, const struct i
 	if (from.s_addr == INADDR_ANY)
 		from = d->listen;
 	if (act->u.send.local.port == UDPENCAP_PORT)
-		rc = vpngw_dp_send_ike(d->dp, msg, len, &to, from);
+		rc = espdp_send_ike(d->dp, msg, len, &to, from);
 	else
 		rc = sock_send4(d->fd500, msg, len, &to, &from, 0);
 	if (rc < 0)
@@ -187,7 +187,7 @@ static void do_send(struct vpngw *d, const struct ike_actions *a, const struct i
 static void child_up(struct vpngw *d, const struct ike_child_info *c)
 {
 	char suite[96], l[64], r[64];
-	int rc = vpngw_dp_child_add(d->dp, c, now_ns());
+	int rc = espdp_child_add(d->dp, c, now_ns());
 
 	if (rc < 0) {
 		LOG_ERROR(&d->log, "cannot install Child SA %08x_i %08x_o: %s", c->spi_in,
@@ -219,8 +219,8 @@ static void sa_up(struct vpngw *d, const struct ike_sa_info *sa)
 	g_hash_table_replace(d->sas, &r->spi_i, r);
 	/* IKE SA rekey (RFC 7296 2.18): the Child SAs move to the new SA. */
 	if (sa->replaces_spi_i || sa->replaces_spi_r) {
-		size_t n = vpngw_dp_child_reparent(d->dp, sa->replaces_spi_i, sa->replaces_spi_r,
-						   sa->spi_i, sa->spi_r);
+		size_t n = espdp_child_reparent(d->dp, sa->replaces_spi_i, sa->replaces_spi_r,
+						sa->spi_i, sa->spi_r);
 
 		LOG_INFO(&d->log, "IKE SA %016llx_i %016llx_r rekeyed to %016llx_i %016llx_r (%zu "
 			 "Child SA%s moved)", (unsigned long long)sa->replaces_spi_i,
@@ -256,7 +256,7 @@ static void sa_down(struct vpngw *d, const struct ike_sa_info *sa, const char *r
 
 	/* The engine removes every Child SA before its IKE SA; what is left goes too (an SA
 	 * without its IKE SA could never be rekeyed or deleted). */
-	left = vpngw_dp_child_del_ike(d->dp, sa->spi_i, sa->spi_r);
+	left = espdp_child_del_ike(d->dp, sa->spi_i, sa->spi_r);
 	g_hash_table_remove(d->sas, &sa->spi_i);
 	free_unused_retired(d);
 	/* The old SA of an IKE SA rekey: the peer is still up, on the new one. */
@@ -295,7 +295,7 @@ static void apply(struct vpngw *d, struct ike_actions *a)
 			child_up(d, &act->u.child);
 			break;
 		case IKE_ACT_CHILD_DOWN:
-			if (vpngw_dp_child_del(d->dp, act->u.child.spi_in) == 0)
+			if (espdp_child_del(d->dp, act->u.child.spi_in) == 0)
 				LOG_INFO(&d->log, "Child SA %08x_i %08x_o down",
 					 act->u.child.spi_in, act->u.child.spi_out);
 			break;
@@ -389,7 +389,7 @@ static gboolean on_4500(gint fd, GIOCondition cond, gpointer user)
 
 	(void)fd;
 	(void)cond;
-	vpngw_dp_udp_readable(d->dp, now_ns(), DP_ROUNDS);
+	espdp_udp_readable(d->dp, now_ns(), DP_ROUNDS);
 	schedule_timer(d);
 	return G_SOURCE_CONTINUE;
 }
@@ -400,7 +400,7 @@ static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
 
 	(void)fd;
 	(void)cond;
-	vpngw_dp_tun_readable(d->dp, now_ns(), DP_ROUNDS);
+	espdp_tun_readable(d->dp, now_ns(), DP_ROUNDS);
 	schedule_timer(d);
 	return G_SOURCE_CONTINUE;
 }
@@ -457,7 +457,7 @@ static gboolean on_tick(gpointer user)
 	GHashTableIter it;
 	gpointer v;
 
-	vpngw_dp_poll(d->dp, now);
+	espdp_poll(d->dp, now);
 	g_hash_table_iter_init(&it, d->sas);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct sa_rec *r = v;
@@ -465,7 +465,7 @@ static gboolean on_tick(gpointer user)
 		if (!r->nat_local || now < r->next_keepalive)
 			continue;
 		r->next_keepalive = now + MM_SEC(NAT_KEEPALIVE_S);
-		vpngw_dp_send_keepalive(d->dp, &r->remote);
+		espdp_send_keepalive(d->dp, &r->remote);
 	}
 	schedule_timer(d);
 	return G_SOURCE_CONTINUE;
@@ -624,7 +624,7 @@ static int set_sysctl(const char *path, const char *value)
 
 static int start(struct vpngw *d)
 {
-	struct vpngw_dp_config dc;
+	struct espdp_config dc;
 	struct ike_engine_cfg ec;
 	struct sockaddr_in sa;
 	GError *err = NULL;
@@ -646,10 +646,10 @@ static int start(struct vpngw *d)
 		LOG_ERROR(&d->log, "cannot create the address pool: %s", strerror(-rc));
 		return rc;
 	}
-	d->tun_fd = vpngw_dp_open_tun(d->conf.tunnel_device, d->conf.tunnel_mtu,
-				      d->conf.tunnel_addr, d->conf.have_pool ? &d->conf.pool_net
-				      : NULL, d->conf.pool_plen, d->tun_name, &d->tun_ifindex,
-				      &what);
+	d->tun_fd = espdp_open_tun(d->conf.tunnel_device, d->conf.tunnel_mtu,
+				   d->conf.tunnel_addr, d->conf.have_pool ? &d->conf.pool_net
+				   : NULL, d->conf.pool_plen, d->tun_name, &d->tun_ifindex,
+				   &what);
 	if (d->tun_fd < 0) {
 		LOG_ERROR(&d->log, "%s: [%s] tunnel-device: %s %s: %s", d->config_path,
 			  VPNGW_GATEWAY_GROUP, what, d->conf.tunnel_device, strerror(-d->tun_fd));
@@ -662,7 +662,7 @@ static int start(struct vpngw *d)
 	sa.sin_port = htons(IKE_PORT);
 	d->fd500 = sock_udp4_open(&sa, SOCK_F_REUSEADDR | SOCK_F_PKTINFO);
 	if (d->fd500 >= 0)
-		d->fd4500 = vpngw_dp_open_udp(d->listen, UDPENCAP_PORT);
+		d->fd4500 = espdp_open_udp(d->listen, UDPENCAP_PORT);
 	if (d->fd500 < 0 || d->fd4500 < 0) {
 		LOG_ERROR(&d->log, "%s: [%s] listen: cannot bind %s:%d: %s (is the address "
 			  "configured here, and no other IKE daemon running?)", d->config_path,
@@ -684,7 +684,7 @@ static int start(struct vpngw *d)
 	dc.expired = on_expired;
 	dc.activity = on_activity;
 	dc.user = d;
-	if ((rc = vpngw_dp_new(&dc, &d->dp)) < 0) {
+	if ((rc = espdp_new(&dc, &d->dp)) < 0) {
 		LOG_ERROR(&d->log, "cannot set up the data path: %s", strerror(-rc));
 		return rc;
 	}
@@ -774,7 +774,7 @@ static void stop(struct vpngw *d)
 		}
 	control_server_stop(d->ctl);
 	ike_engine_free(d->engine);
-	vpngw_dp_free(d->dp);
+	espdp_free(d->dp);
 	pool_free(d->pool);
 	if (d->actions) {
 		OPENSSL_cleanse(d->actions, sizeof(*d->actions));

@@ -11,7 +11,7 @@
 #include "common/sock.h"
 #include "ha/jsonval.h"
 #include "vpngw/ctl.h"
-#include "vpngw/datapath.h"
+#include "daemon/espdp.h"
 #include "vpngw/ident.h"
 #include "tests/unit/tap.h"
 
@@ -66,18 +66,18 @@ static void test_ts_str(void)
 	CHECK_STR(vpngw_ctl_ts_str(&t, buf, sizeof(buf)), "198.18.1.0/24[17/1000-2000]");
 }
 
-static struct vpngw_dp *make_dp(int *fd)
+static struct espdp *make_dp(int *fd)
 {
-	struct vpngw_dp_config c;
-	struct vpngw_dp *dp = NULL;
+	struct espdp_config c;
+	struct espdp *dp = NULL;
 
 	*fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	memset(&c, 0, sizeof(c));
 	c.tun_fd = *fd;
 	c.udp_fd = *fd;
 	c.listen = ip("198.19.0.2");
-	if (vpngw_dp_new(&c, &dp) < 0) {
-		printf("Bail out! vpngw_dp_new\n");
+	if (espdp_new(&c, &dp) < 0) {
+		printf("Bail out! espdp_new\n");
 		exit(1);
 	}
 	return dp;
@@ -109,7 +109,7 @@ static void test_list(void)
 	struct ike_peer_cfg peer;
 	struct vpngw_ctl_sa sas[2];
 	struct ike_child_info ci;
-	struct vpngw_dp *dp;
+	struct espdp *dp;
 	const struct jv *list, *sa, *c, *orph;
 	struct jv *doc;
 	mm_time_ns t0 = MM_SEC(5000);
@@ -142,9 +142,9 @@ static void test_list(void)
 
 	dp = make_dp(&fd);
 	child(&ci, 0x0123456789abcdefULL, 0xfedcba9876543210ULL, 0xc0000001, 3600);
-	CHECK(vpngw_dp_child_add(dp, &ci, t0 - MM_SEC(10)) == 0);
+	CHECK(espdp_child_add(dp, &ci, t0 - MM_SEC(10)) == 0);
 	child(&ci, 0x9999, 0x8888, 0xc0000011, 0);
-	CHECK(vpngw_dp_child_add(dp, &ci, t0) == 0);
+	CHECK(espdp_child_add(dp, &ci, t0) == 0);
 
 	text = vpngw_ctl_list_json(sas, 2, dp, t0);
 	CHECK(text != NULL);
@@ -219,7 +219,7 @@ out:
 	      jv_get(doc, "child_sas_without_ike_sa")->n == 2);
 	jv_free(doc);
 	g_free(text);
-	vpngw_dp_free(dp);
+	espdp_free(dp);
 	close(fd);
 }
 
@@ -228,7 +228,7 @@ static void test_stats(void)
 	struct ike_engine_stats es;
 	struct vpngw_ctl_pool p = { 253, 7 };
 	const struct jv *ike, *esp, *pool;
-	struct vpngw_dp *dp;
+	struct espdp *dp;
 	struct jv *doc;
 	char *text;
 	int fd;
@@ -264,7 +264,7 @@ static void test_stats(void)
 	CHECK(doc && !jv_get(doc, "pool"));
 	jv_free(doc);
 	g_free(text);
-	vpngw_dp_free(dp);
+	espdp_free(dp);
 	close(fd);
 
 	text = vpngw_ctl_error_json("lst\n\"x");

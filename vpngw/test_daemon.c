@@ -38,7 +38,7 @@
 #include "daemon/proposals.h"
 #include "esp/udpencap.h"
 #include "ike/engine.h"
-#include "vpngw/datapath.h"
+#include "daemon/espdp.h"
 #include "vpngw/ident.h"
 #include "tests/unit/netns.h"
 #include "tests/unit/tap.h"
@@ -52,7 +52,7 @@ static pid_t gw_pid;
 static struct ike_engine *eng;
 static struct ike_peer_cfg peer;
 static struct ike_actions acts;
-static struct vpngw_dp *dp;
+static struct espdp *dp;
 static int udp500 = -1, udp4500 = -1, tun = -1, tun_idx, ping_fd = -1;
 static const uint8_t psk[] = "a pre-shared key for the test";
 static int sa_up, sa_down;
@@ -187,18 +187,18 @@ static void apply(void)
 			to.sin_addr = a->u.send.remote.addr;
 			to.sin_port = htons(a->u.send.remote.port);
 			if (a->u.send.local.port == UDPENCAP_PORT)
-				vpngw_dp_send_ike(dp, acts.buf + a->u.send.off, a->u.send.len, &to,
-						  a->u.send.local.addr);
+				espdp_send_ike(dp, acts.buf + a->u.send.off, a->u.send.len, &to,
+					       a->u.send.local.addr);
 			else
 				sock_send4(udp500, acts.buf + a->u.send.off, a->u.send.len, &to,
 					   &a->u.send.local.addr, 0);
 			break;
 		case IKE_ACT_CHILD_UP:
-			if (vpngw_dp_child_add(dp, &a->u.child, clock_now(clock_monotonic())) == 0)
+			if (espdp_child_add(dp, &a->u.child, clock_now(clock_monotonic())) == 0)
 				children++;
 			break;
 		case IKE_ACT_CHILD_DOWN:
-			if (vpngw_dp_child_del(dp, a->u.child.spi_in) == 0)
+			if (espdp_child_del(dp, a->u.child.spi_in) == 0)
 				children--;
 			break;
 		case IKE_ACT_SA_UP:
@@ -211,7 +211,7 @@ static void apply(void)
 		case IKE_ACT_SA_DOWN:
 			sa_down++;
 			snprintf(last_down, sizeof(last_down), "%s", a->text);
-			vpngw_dp_child_del_ike(dp, a->u.sa.spi_i, a->u.sa.spi_r);
+			espdp_child_del_ike(dp, a->u.sa.spi_i, a->u.sa.spi_r);
 			break;
 		case IKE_ACT_KEYLOG:
 			break;
@@ -233,7 +233,7 @@ static void on_ike(void *user, const uint8_t *msg, size_t len, const struct sock
 static void client_setup(const char *local_id)
 {
 	struct ike_engine_cfg ec;
-	struct vpngw_dp_config dc;
+	struct espdp_config dc;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr = ip("198.18.250.2"),
 				 .sin_port = htons(500) };
 	const char *what = "";
@@ -270,9 +270,9 @@ static void client_setup(const char *local_id)
 	}
 	if (udp500 < 0) {
 		udp500 = sock_udp4_open(&a, SOCK_F_REUSEADDR | SOCK_F_PKTINFO);
-		udp4500 = vpngw_dp_open_udp(ip("198.18.250.2"), UDPENCAP_PORT);
-		tun = vpngw_dp_open_tun("mntun", 1400, ip("0.0.0.0"), NULL, 0, NULL, &tun_idx,
-					&what);
+		udp4500 = espdp_open_udp(ip("198.18.250.2"), UDPENCAP_PORT);
+		tun = espdp_open_tun("mntun", 1400, ip("0.0.0.0"), NULL, 0, NULL, &tun_idx,
+				     &what);
 		ping_fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
 		if (udp500 < 0 || udp4500 < 0 || tun < 0 || ping_fd < 0)
 			bail("client sockets");
@@ -281,7 +281,7 @@ static void client_setup(const char *local_id)
 		dc.udp_fd = udp4500;
 		dc.listen = ip("198.18.250.2");
 		dc.ike_input = on_ike;
-		if (vpngw_dp_new(&dc, &dp) < 0)
+		if (espdp_new(&dc, &dp) < 0)
 			bail("client data path");
 	}
 	sa_up = sa_down = 0;
@@ -339,9 +339,9 @@ static bool run_until(bool (*cond)(void), int ms)
 			}
 		}
 		if (p[1].revents & POLLIN)
-			vpngw_dp_udp_readable(dp, now, 4);
+			espdp_udp_readable(dp, now, 4);
 		if (p[2].revents & POLLIN)
-			vpngw_dp_tun_readable(dp, now, 4);
+			espdp_tun_readable(dp, now, 4);
 		if (ike_engine_next_timer(eng) <= clock_now(clock_monotonic())) {
 			ike_engine_timer(eng, clock_now(clock_monotonic()), &acts);
 			apply();
@@ -588,7 +588,7 @@ int main(int argc, char **argv)
 		waitpid(gw_pid, NULL, 0);
 	}
 	client_free();
-	vpngw_dp_free(dp);
+	espdp_free(dp);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);

@@ -1,5 +1,5 @@
-/* Unit test of vpngw's data path (datapath.c, selector.c) in two private network namespaces
- * joined by a veth pair:
+/* Unit test of the shared ESP data path (daemon/espdp.c, espsel.c) in two private network
+ * namespaces joined by a veth pair:
  *
  *	nsA "gateway": va 198.18.250.1/24, TUN gwtun 198.18.100.254/32, pool 198.18.100.0/24
  *	               routed into gwtun; UDP 198.18.250.1:4500
@@ -33,8 +33,8 @@
 #include "common/sock.h"
 #include "esp/esp.h"
 #include "esp/esp_sa.h"
-#include "vpngw/datapath.h"
-#include "vpngw/selector.h"
+#include "daemon/espdp.h"
+#include "daemon/espsel.h"
 #include "tests/unit/netns.h"
 #include "tests/unit/tap.h"
 
@@ -43,7 +43,7 @@
 
 static int ns_a, ns_b;
 static int tun_a, tun_b, udp_a, udp_b, ping_fd;
-static struct vpngw_dp *dp_a, *dp_b;
+static struct espdp *dp_a, *dp_b;
 
 /* What the callbacks saw. */
 static int ike_calls;
@@ -130,10 +130,10 @@ static void setup_net(void)
 	must(idx, "vb");
 	must(nl_addr4_add(idx, ip("198.18.250.2"), 24), "vb address");
 	must(nl_link_set_up(idx, true), "vb up");
-	tun_b = vpngw_dp_open_tun("mntun", 1400, ip("198.18.100.1"), &intra, 16, NULL, &idx,
-				  &what);
+	tun_b = espdp_open_tun("mntun", 1400, ip("198.18.100.1"), &intra, 16, NULL, &idx,
+			       &what);
 	must(tun_b, what);
-	udp_b = vpngw_dp_open_udp(ip("198.18.250.2"), 4500);
+	udp_b = espdp_open_udp(ip("198.18.250.2"), 4500);
 	must(udp_b, "udp B");
 	ping_fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
 	must(ping_fd < 0 ? -errno : 0, "raw ICMP socket");
@@ -143,16 +143,16 @@ static void setup_net(void)
 	must(idx, "va");
 	must(nl_addr4_add(idx, ip("198.18.250.1"), 24), "va address");
 	must(nl_link_set_up(idx, true), "va up");
-	tun_a = vpngw_dp_open_tun("gwtun", 1400, ip("198.18.100.254"), &pool, 24, NULL, &idx,
-				  &what);
+	tun_a = espdp_open_tun("gwtun", 1400, ip("198.18.100.254"), &pool, 24, NULL, &idx,
+			       &what);
 	must(tun_a, what);
-	udp_a = vpngw_dp_open_udp(ip("198.18.250.1"), 4500);
+	udp_a = espdp_open_udp(ip("198.18.250.1"), 4500);
 	must(udp_a, "udp A");
 }
 
 static void setup_dp(void)
 {
-	struct vpngw_dp_config c;
+	struct espdp_config c;
 
 	memset(&c, 0, sizeof(c));
 	c.tun_fd = tun_a;
@@ -161,12 +161,12 @@ static void setup_dp(void)
 	c.ike_input = on_ike;
 	c.expired = on_expired;
 	c.activity = on_activity;
-	must(vpngw_dp_new(&c, &dp_a), "dp A");
+	must(espdp_new(&c, &dp_a), "dp A");
 	c.tun_fd = tun_b;
 	c.udp_fd = udp_b;
 	c.listen = ip("198.18.250.2");
 	c.batch = 8;
-	must(vpngw_dp_new(&c, &dp_b), "dp B");
+	must(espdp_new(&c, &dp_b), "dp B");
 }
 
 /* Move packets between the two instances until nothing is readable for quiet_ms. */
@@ -182,13 +182,13 @@ static void pump(int quiet_ms)
 		if (poll(p, 4, quiet_ms) <= 0)
 			return;
 		if (p[0].revents & POLLIN)
-			vpngw_dp_tun_readable(dp_a, now, 4);
+			espdp_tun_readable(dp_a, now, 4);
 		if (p[1].revents & POLLIN)
-			vpngw_dp_udp_readable(dp_a, now, 4);
+			espdp_udp_readable(dp_a, now, 4);
 		if (p[2].revents & POLLIN)
-			vpngw_dp_tun_readable(dp_b, now, 4);
+			espdp_tun_readable(dp_b, now, 4);
 		if (p[3].revents & POLLIN)
-			vpngw_dp_udp_readable(dp_b, now, 4);
+			espdp_udp_readable(dp_b, now, 4);
 	}
 }
 
@@ -399,15 +399,15 @@ static void ping_with(const char *name, uint16_t encr, uint16_t bits, uint16_t i
 		      uint32_t spi_base)
 {
 	struct ike_child_info a, b;
-	struct vpngw_dp_child va, vb;
-	const struct vpngw_dp_stats *sa = vpngw_dp_stats(dp_a), *sb = vpngw_dp_stats(dp_b);
+	struct espdp_child va, vb;
+	const struct espdp_stats *sa = espdp_stats(dp_a), *sb = espdp_stats(dp_b);
 	uint64_t a_in = sa->in_packets, b_in = sb->in_packets;
 	int got, act0 = activity_calls;
 
 	printf("# ping through the tunnel with %s\n", name);
 	make_pair(&a, &b, encr, bits, integ, spi_base + 1, spi_base + 2, 0);
-	CHECK(vpngw_dp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
-	CHECK(vpngw_dp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
 	for (uint16_t s = 1; s <= 3; s++)
 		send_ping(s);
 	pump(200);
@@ -417,16 +417,16 @@ static void ping_with(const char *name, uint16_t encr, uint16_t bits, uint16_t i
 	CHECK_EQ_U64(activity_calls - act0, 2);
 	CHECK_EQ_U64(sa->in_packets - a_in, 3);
 	CHECK_EQ_U64(sb->in_packets - b_in, 3);
-	CHECK(vpngw_dp_child_get(dp_a, spi_base + 2, &va) == 0);
-	CHECK(vpngw_dp_child_get(dp_b, spi_base + 1, &vb) == 0);
+	CHECK(espdp_child_get(dp_a, spi_base + 2, &va) == 0);
+	CHECK(espdp_child_get(dp_b, spi_base + 1, &vb) == 0);
 	/* 84-byte packets (20 IP + 8 ICMP + 56) each way; sequence numbers 1..3. */
 	CHECK(va.in.packets == 3 && va.in.bytes == 252 && va.in.seq == 3);
 	CHECK(va.out.packets == 3 && va.out.bytes == 252 && va.out.seq == 3);
 	CHECK(vb.in.packets == 3 && vb.out.packets == 3);
 	CHECK(va.remote.addr.s_addr == ip("198.18.250.2").s_addr && va.remote.port == 4500);
-	CHECK(vpngw_dp_child_del(dp_a, spi_base + 2) == 0);
-	CHECK(vpngw_dp_child_del(dp_b, spi_base + 1) == 0);
-	CHECK(vpngw_dp_child_del(dp_a, spi_base + 2) == -ENOENT);
+	CHECK(espdp_child_del(dp_a, spi_base + 2) == 0);
+	CHECK(espdp_child_del(dp_b, spi_base + 1) == 0);
+	CHECK(espdp_child_del(dp_a, spi_base + 2) == -ENOENT);
 }
 
 static void test_suites(void)
@@ -435,21 +435,21 @@ static void test_suites(void)
 	ping_with("AES-GCM-16 256 (RFC 4106)", 20, 256, 0, 0x200);
 	ping_with("ChaCha20-Poly1305 (RFC 7634)", 28, 0, 0, 0x300);
 	ping_with("AES-CBC-128 + HMAC-SHA2-256-128 (RFC 3602, RFC 4868)", 12, 128, 12, 0x400);
-	CHECK_EQ_U64(vpngw_dp_stats(dp_a)->children, 0);
+	CHECK_EQ_U64(espdp_stats(dp_a)->children, 0);
 }
 
 static void test_drops(void)
 {
 	struct ike_child_info a, b;
-	struct vpngw_dp_child va;
-	const struct vpngw_dp_stats *s = vpngw_dp_stats(dp_a);
+	struct espdp_child va;
+	const struct espdp_stats *s = espdp_stats(dp_a);
 	struct esp_sa *f;
 	uint64_t in0, replay0, auth0, unk0, ts0, moved0;
 	int other;
 
 	make_pair(&a, &b, 20, 128, 0, SPI_AB, SPI_BA, 0);
-	CHECK(vpngw_dp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
-	CHECK(vpngw_dp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
 	send_ping(10);
 	pump(100);
 	CHECK_EQ_U64(replies(), 1);
@@ -489,7 +489,7 @@ static void test_drops(void)
 	pump(100);
 	CHECK_EQ_U64(s->in_ts_mismatch - ts0, 1);
 	CHECK_EQ_U64(s->in_packets - in0, 1);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &va) == 0 && va.in_ts_mismatch == 1 &&
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.in_ts_mismatch == 1 &&
 	      va.in_drops[ESP_DROP_REPLAY] == 1 && va.in_drops[ESP_DROP_AUTH] == 1);
 
 	/* Unknown SPI. */
@@ -524,8 +524,8 @@ static void test_drops(void)
 					  .sin_addr = ip("198.18.250.2") };
 		ssize_t n;
 
-		CHECK(vpngw_dp_send_ike(dp_a, (const uint8_t *)"hello", 5, &to, ip("0.0.0.0")) == 0);
-		CHECK(vpngw_dp_send_keepalive(dp_a, &to) == 0);
+		CHECK(espdp_send_ike(dp_a, (const uint8_t *)"hello", 5, &to, ip("0.0.0.0")) == 0);
+		CHECK(espdp_send_keepalive(dp_a, &to) == 0);
 		enter(ns_b);
 		CHECK(wait_readable(udp_b, 1000));
 		n = sock_recv4(udp_b, buf, sizeof(buf), NULL);
@@ -548,26 +548,26 @@ static void test_drops(void)
 	forge_send(f, "198.18.100.1", 15, 0, other);
 	pump(100);
 	CHECK_EQ_U64(s->peer_moved - moved0, 1);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &va) == 0 && va.remote.port == 4501);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.remote.port == 4501);
 	/* The reply went to port 4501, where nobody decapsulates it. */
 	CHECK(wait_readable(other, 1000));
 	CHECK_EQ_U64(replies(), 0);
 	close(other);
 	esp_sa_free(f);
-	CHECK(vpngw_dp_child_del(dp_a, SPI_BA) == 0);
-	CHECK(vpngw_dp_child_del(dp_b, SPI_AB) == 0);
+	CHECK(espdp_child_del(dp_a, SPI_BA) == 0);
+	CHECK(espdp_child_del(dp_b, SPI_AB) == 0);
 }
 
 static void test_outbound_drops(void)
 {
 	struct ike_child_info a, b;
-	const struct vpngw_dp_stats *sa = vpngw_dp_stats(dp_a), *sb = vpngw_dp_stats(dp_b);
+	const struct espdp_stats *sa = espdp_stats(dp_a), *sb = espdp_stats(dp_b);
 	uint64_t nosa0 = sa->out_no_sa, ts0 = sb->out_ts_mismatch;
 	int fd;
 
 	make_pair(&a, &b, 20, 128, 0, SPI_AB, SPI_BA, 0);
-	CHECK(vpngw_dp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
-	CHECK(vpngw_dp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_a, &a, clock_now(clock_monotonic())) == 0);
+	CHECK(espdp_child_add(dp_b, &b, clock_now(clock_monotonic())) == 0);
 	/* nsA: a pool address nobody has (routed into the TUN, no SA). */
 	fd = sock_udp4_open(NULL, 0);
 	{
@@ -593,40 +593,40 @@ static void test_outbound_drops(void)
 	pump(100);
 	CHECK_EQ_U64(sa->out_no_sa - nosa0, 1);
 	CHECK_EQ_U64(sb->out_ts_mismatch - ts0, 1);
-	CHECK(vpngw_dp_child_del(dp_a, SPI_BA) == 0);
-	CHECK(vpngw_dp_child_del(dp_b, SPI_AB) == 0);
+	CHECK(espdp_child_del(dp_a, SPI_BA) == 0);
+	CHECK(espdp_child_del(dp_b, SPI_AB) == 0);
 }
 
 static void test_rekey(void)
 {
 	struct ike_child_info a1, b1, a2, b2;
-	struct vpngw_dp_child v1, v2;
+	struct espdp_child v1, v2;
 	mm_time_ns now = clock_now(clock_monotonic());
 
 	make_pair(&a1, &b1, 20, 128, 0, SPI_AB, SPI_BA, 0);
 	make_pair(&a2, &b2, 28, 0, 0, SPI_AB + 1, SPI_BA + 1, 0);
 	a2.replaces_spi_in = SPI_BA;
 	b2.replaces_spi_in = SPI_AB;
-	CHECK(vpngw_dp_child_add(dp_a, &a1, now) == 0);
-	CHECK(vpngw_dp_child_add(dp_b, &b1, now) == 0);
+	CHECK(espdp_child_add(dp_a, &a1, now) == 0);
+	CHECK(espdp_child_add(dp_b, &b1, now) == 0);
 	/* The new pair is installed while the old one still is (RFC 7296 2.8). */
-	CHECK(vpngw_dp_child_add(dp_a, &a2, now) == 0);
-	CHECK(vpngw_dp_child_add(dp_b, &b2, now) == 0);
+	CHECK(espdp_child_add(dp_a, &a2, now) == 0);
+	CHECK(espdp_child_add(dp_b, &b2, now) == 0);
 	send_ping(20);
 	pump(100);
 	CHECK_EQ_U64(replies(), 1);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &v1) == 0 && vpngw_dp_child_get(dp_a, SPI_BA + 1,
-									       &v2) == 0);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &v1) == 0 && espdp_child_get(dp_a, SPI_BA + 1,
+									 &v2) == 0);
 	CHECK(v1.out.packets == 0 && v2.out.packets == 1 && v2.in.packets == 1);
 	/* The old SA leaves; the new one carries on. */
-	CHECK(vpngw_dp_child_del(dp_a, SPI_BA) == 0);
-	CHECK(vpngw_dp_child_del(dp_b, SPI_AB) == 0);
+	CHECK(espdp_child_del(dp_a, SPI_BA) == 0);
+	CHECK(espdp_child_del(dp_b, SPI_AB) == 0);
 	send_ping(21);
 	pump(100);
 	CHECK_EQ_U64(replies(), 1);
 	/* The new SA leaving last: the TIA has no SA any more. */
-	CHECK(vpngw_dp_child_del(dp_a, SPI_BA + 1) == 0);
-	CHECK(vpngw_dp_child_del(dp_b, SPI_AB + 1) == 0);
+	CHECK(espdp_child_del(dp_a, SPI_BA + 1) == 0);
+	CHECK(espdp_child_del(dp_b, SPI_AB + 1) == 0);
 	send_ping(22);
 	pump(100);
 	CHECK_EQ_U64(replies(), 0);
@@ -635,78 +635,78 @@ static void test_rekey(void)
 static void test_children(void)
 {
 	struct ike_child_info a, b, x;
-	struct vpngw_dp_child v;
+	struct espdp_child v;
 	size_t cursor = 0, n = 0;
 	mm_time_ns t0 = MM_SEC(1000);
 
 	make_pair(&a, &b, 20, 256, 0, SPI_AB, SPI_BA, 100);
-	CHECK(vpngw_dp_child_add(dp_a, &a, t0) == 0);
-	CHECK(vpngw_dp_child_add(dp_a, &a, t0) == -EEXIST);
+	CHECK(espdp_child_add(dp_a, &a, t0) == 0);
+	CHECK(espdp_child_add(dp_a, &a, t0) == -EEXIST);
 	/* Bad installs. */
 	x = a;
 	x.spi_in = 0x77;
 	x.ts_remote.n = 0;
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == -EINVAL);
+	CHECK(espdp_child_add(dp_a, &x, t0) == -EINVAL);
 	x = a;
 	x.spi_in = 0x77;
 	x.ts_local.ts[0].start = ip("198.19.0.0");
 	x.ts_local.ts[0].end = ip("198.18.0.0");
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == -EINVAL);
+	CHECK(espdp_child_add(dp_a, &x, t0) == -EINVAL);
 	x = a;
 	x.spi_in = 0x77;
 	x.key_len = 20;     /* AES-256-GCM takes 36 */
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == -EINVAL);
+	CHECK(espdp_child_add(dp_a, &x, t0) == -EINVAL);
 	x = a;
 	x.spi_in = 0x77;
 	x.suite.encr = 12;
 	x.suite.integ = 13;  /* HMAC-SHA2-384: not in esp/ */
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == -EOPNOTSUPP);
+	CHECK(espdp_child_add(dp_a, &x, t0) == -EOPNOTSUPP);
 	x = a;
 	x.spi_in = 0;
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == -EINVAL);
-	CHECK(vpngw_dp_child_add(NULL, &a, t0) == -EINVAL);
+	CHECK(espdp_child_add(dp_a, &x, t0) == -EINVAL);
+	CHECK(espdp_child_add(NULL, &a, t0) == -EINVAL);
 
 	/* A second SA of another IKE SA, and iteration. */
 	x = a;
 	x.spi_in = 0x5555;
 	x.ike_spi_i = 0x3333;
 	x.ts_remote.ts[0] = ts("198.18.100.2", "198.18.100.9");
-	CHECK(vpngw_dp_child_add(dp_a, &x, t0) == 0);
-	while (vpngw_dp_next_child(dp_a, &cursor, &v))
+	CHECK(espdp_child_add(dp_a, &x, t0) == 0);
+	while (espdp_next_child(dp_a, &cursor, &v))
 		n++;
 	CHECK_EQ_U64(n, 2);
-	CHECK_EQ_U64(vpngw_dp_stats(dp_a)->children, 2);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &v) == 0 && v.lifetime_s == 100 &&
+	CHECK_EQ_U64(espdp_stats(dp_a)->children, 2);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &v) == 0 && v.lifetime_s == 100 &&
 	      v.added == t0 && v.soft_at == t0 + MM_SEC(100) && v.hard_at == t0 + MM_SEC(110) &&
 	      v.suite.encr_key_bits == 256 && v.ike_spi_i == 0x1111 &&
 	      v.state_in == ESP_SA_ACTIVE);
 
 	/* Lifetimes on the caller's clock: soft once (rekey), then hard once. */
 	nexpired = 0;
-	vpngw_dp_poll(dp_a, t0 + MM_SEC(99));
+	espdp_poll(dp_a, t0 + MM_SEC(99));
 	CHECK_EQ_U64(nexpired, 0);
-	vpngw_dp_poll(dp_a, t0 + MM_SEC(100));
+	espdp_poll(dp_a, t0 + MM_SEC(100));
 	CHECK(nexpired == 2 && !expired[0].hard && !expired[1].hard &&
 	      expired[0].spi != expired[1].spi);
-	vpngw_dp_poll(dp_a, t0 + MM_SEC(105));
+	espdp_poll(dp_a, t0 + MM_SEC(105));
 	CHECK_EQ_U64(nexpired, 2);
-	vpngw_dp_poll(dp_a, t0 + MM_SEC(110));
+	espdp_poll(dp_a, t0 + MM_SEC(110));
 	CHECK(nexpired == 4 && expired[2].hard && expired[3].hard);
-	vpngw_dp_poll(dp_a, t0 + MM_SEC(200));
+	espdp_poll(dp_a, t0 + MM_SEC(200));
 	CHECK_EQ_U64(nexpired, 4);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &v) == 0 && v.state_in == ESP_SA_HARD_EXPIRED &&
+	CHECK(espdp_child_get(dp_a, SPI_BA, &v) == 0 && v.state_in == ESP_SA_HARD_EXPIRED &&
 	      v.state_out == ESP_SA_HARD_EXPIRED);
 
 	/* IKE SA rekey moves children; SA_DOWN removes those left. */
-	CHECK_EQ_U64(vpngw_dp_child_reparent(dp_a, 0x1111, 0x2222, 0x4444, 0x5555), 1);
-	CHECK(vpngw_dp_child_get(dp_a, SPI_BA, &v) == 0 && v.ike_spi_i == 0x4444 &&
+	CHECK_EQ_U64(espdp_child_reparent(dp_a, 0x1111, 0x2222, 0x4444, 0x5555), 1);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &v) == 0 && v.ike_spi_i == 0x4444 &&
 	      v.ike_spi_r == 0x5555);
-	CHECK_EQ_U64(vpngw_dp_child_del_ike(dp_a, 0x1111, 0x2222), 0);
-	CHECK_EQ_U64(vpngw_dp_child_del_ike(dp_a, 0x4444, 0x5555), 1);
-	CHECK_EQ_U64(vpngw_dp_child_del_ike(dp_a, 0x3333, 0x2222), 1);
-	CHECK_EQ_U64(vpngw_dp_stats(dp_a)->children, 0);
+	CHECK_EQ_U64(espdp_child_del_ike(dp_a, 0x1111, 0x2222), 0);
+	CHECK_EQ_U64(espdp_child_del_ike(dp_a, 0x4444, 0x5555), 1);
+	CHECK_EQ_U64(espdp_child_del_ike(dp_a, 0x3333, 0x2222), 1);
+	CHECK_EQ_U64(espdp_stats(dp_a)->children, 0);
 	cursor = 0;
-	CHECK(!vpngw_dp_next_child(dp_a, &cursor, &v));
+	CHECK(!espdp_next_child(dp_a, &cursor, &v));
 }
 
 static void test_selectors(void)
@@ -764,7 +764,7 @@ int main(void)
 	test_rekey();
 	test_children();
 	{
-		const struct vpngw_dp_stats *s = vpngw_dp_stats(dp_a);
+		const struct espdp_stats *s = espdp_stats(dp_a);
 
 		printf("# A: out %llu in %llu no-sa %llu drops: replay %llu auth %llu\n",
 		       (unsigned long long)s->out_packets, (unsigned long long)s->in_packets,
@@ -772,8 +772,8 @@ int main(void)
 		       (unsigned long long)s->in_esp_drops[ESP_DROP_REPLAY],
 		       (unsigned long long)s->in_esp_drops[ESP_DROP_AUTH]);
 	}
-	vpngw_dp_free(dp_a);
-	vpngw_dp_free(dp_b);
+	espdp_free(dp_a);
+	espdp_free(dp_b);
 	close(tun_a);
 	close(tun_b);
 	close(udp_a);

@@ -1,5 +1,5 @@
-/* Traffic selectors against inner packets (see selector.h). */
-#include "vpngw/selector.h"
+/* Traffic selectors against inner packets (see espsel.h). */
+#include "daemon/espsel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

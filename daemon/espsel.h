@@ -7,8 +7,8 @@
  * for ICMP the "port" is Type * 256 + Code (RFC 7296 3.13.1). Non-initial fragments carry
  * no ports: they match only selectors with the full port range (RFC 4301 7: OPAQUE).
  */
-#ifndef MM_VPNGW_SELECTOR_H
-#define MM_VPNGW_SELECTOR_H
+#ifndef MM_DAEMON_ESPSEL_H
+#define MM_DAEMON_ESPSEL_H
 
 #include <netinet/in.h>
 #include <stdbool.h>

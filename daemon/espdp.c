@@ -1,5 +1,5 @@
-/* vpngw's user-space ESP data path. See datapath.h. */
-#include "vpngw/datapath.h"
+/* The user-space ESP data path shared by vpngw and mnd. See espdp.h. */
+#include "daemon/espdp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include "esp/batch.h"
 #include "esp/esp_sa.h"
 #include "esp/udpencap.h"
-#include "vpngw/selector.h"
+#include "daemon/espsel.h"
 
 /* Buffers: outbound slots hold one packet read from the TUN (MTU at most 9000, see
  * conf.h) with room for ESP around it; inbound slots one UDP payload: ESP of such a packet,
@@ -40,7 +40,7 @@
 #define ACTIVITY_INTERVAL MM_SEC(1)
 
 struct dp_child {
-	struct vpngw_dp_child v;       /* stats fields unused here: filled on demand */
+	struct espdp_child v;       /* stats fields unused here: filled on demand */
 	struct esp_sa *in, *out;
 	struct sockaddr_in peer;       /* where ESP goes: the remote endpoint, port 4500 */
 	bool soft_reported, hard_reported;
@@ -52,10 +52,10 @@ struct expiry {
 	bool hard;
 };
 
-struct vpngw_dp {
-	struct vpngw_dp_config cfg;
+struct espdp {
+	struct espdp_config cfg;
 	struct logger log;
-	struct vpngw_dp_stats st;
+	struct espdp_stats st;
 	GHashTable *by_spi;            /* spi_in -> struct dp_child * */
 	GHashTable *hosts;             /* remote /32 selector (network order) -> GPtrArray of
 					* struct dp_child *, newest last */
@@ -72,10 +72,10 @@ struct vpngw_dp {
 
 /* --- logging ------------------------------------------------------------------------- */
 
-static void drop_log(struct vpngw_dp *dp, mm_time_ns now, const char *fmt, ...)
+static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void drop_log(struct vpngw_dp *dp, mm_time_ns now, const char *fmt, ...)
+static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
@@ -131,9 +131,9 @@ static void host_list_free(gpointer p)
 	g_ptr_array_free(p, TRUE);
 }
 
-int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out)
+int espdp_new(const struct espdp_config *cfg, struct espdp **out)
 {
-	struct vpngw_dp *dp;
+	struct espdp *dp;
 	unsigned batch;
 	int rc;
 
@@ -146,7 +146,7 @@ int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out)
 		return -ENOMEM;
 	dp->cfg = *cfg;
 	dp->cfg.batch = batch;
-	logger_init(&dp->log, "%s[esp]", g_get_prgname() ? g_get_prgname() : "vpngw");
+	logger_init(&dp->log, "%s[esp]", g_get_prgname() ? g_get_prgname() : "espdp");
 	rc = esp_batch_init(&dp->tx, batch, TX_BUFSIZE);
 	if (rc == 0) {
 		rc = esp_batch_init(&dp->rx, batch, RX_BUFSIZE);
@@ -165,7 +165,7 @@ int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out)
 	dp->pending_cap = 2 * (size_t)batch;
 	dp->pending = calloc(dp->pending_cap, sizeof(*dp->pending));
 	if (!dp->pending) {
-		vpngw_dp_free(dp);
+		espdp_free(dp);
 		return -ENOMEM;
 	}
 	dp->rl_tokens = RL_BURST;
@@ -173,7 +173,7 @@ int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out)
 	return 0;
 }
 
-void vpngw_dp_free(struct vpngw_dp *dp)
+void espdp_free(struct espdp *dp)
 {
 	if (!dp)
 		return;
@@ -193,7 +193,7 @@ void vpngw_dp_free(struct vpngw_dp *dp)
 	free(dp);
 }
 
-const struct vpngw_dp_stats *vpngw_dp_stats(const struct vpngw_dp *dp)
+const struct espdp_stats *espdp_stats(const struct espdp *dp)
 {
 	return dp ? &dp->st : NULL;
 }
@@ -259,7 +259,7 @@ static int make_sa(const struct ike_child_info *ci, bool inbound, const struct e
 	return rc;
 }
 
-static void index_child(struct vpngw_dp *dp, struct dp_child *c)
+static void index_child(struct espdp *dp, struct dp_child *c)
 {
 	bool ranged = false;
 
@@ -284,7 +284,7 @@ static void index_child(struct vpngw_dp *dp, struct dp_child *c)
 		g_ptr_array_add(dp->ranges, c);
 }
 
-static void unindex_child(struct vpngw_dp *dp, struct dp_child *c)
+static void unindex_child(struct espdp *dp, struct dp_child *c)
 {
 	for (size_t i = 0; i < c->v.ts_remote.n; i++) {
 		const struct ike_ts4 *t = &c->v.ts_remote.ts[i];
@@ -303,7 +303,7 @@ static void unindex_child(struct vpngw_dp *dp, struct dp_child *c)
 	g_ptr_array_remove(dp->ranges, c);
 }
 
-int vpngw_dp_child_add(struct vpngw_dp *dp, const struct ike_child_info *ci, mm_time_ns now)
+int espdp_child_add(struct espdp *dp, const struct ike_child_info *ci, mm_time_ns now)
 {
 	struct esp_lifetime life;
 	struct dp_child *c;
@@ -348,7 +348,7 @@ int vpngw_dp_child_add(struct vpngw_dp *dp, const struct ike_child_info *ci, mm_
 	c->v.added = now;
 	c->peer.sin_family = AF_INET;
 	c->peer.sin_addr = ci->remote.addr;
-	/* ESP goes in UDP whatever was negotiated (datapath.h); to the peer's NAT mapping when
+	/* ESP goes in UDP whatever was negotiated (espdp.h); to the peer's NAT mapping when
 	 * it floated to 4500, else to its port 4500. */
 	c->peer.sin_port = htons(ci->udp_encap && ci->remote.port ? ci->remote.port
 				 : UDPENCAP_PORT);
@@ -363,7 +363,7 @@ int vpngw_dp_child_add(struct vpngw_dp *dp, const struct ike_child_info *ci, mm_
 	return 0;
 }
 
-static void remove_child(struct vpngw_dp *dp, struct dp_child *c)
+static void remove_child(struct espdp *dp, struct dp_child *c)
 {
 	unindex_child(dp, c);
 	g_hash_table_remove(dp->by_spi, GUINT_TO_POINTER(c->v.spi_in));
@@ -376,7 +376,7 @@ static void remove_child(struct vpngw_dp *dp, struct dp_child *c)
 	child_free(c);
 }
 
-int vpngw_dp_child_del(struct vpngw_dp *dp, uint32_t spi_in)
+int espdp_child_del(struct espdp *dp, uint32_t spi_in)
 {
 	struct dp_child *c;
 
@@ -389,7 +389,7 @@ int vpngw_dp_child_del(struct vpngw_dp *dp, uint32_t spi_in)
 	return 0;
 }
 
-size_t vpngw_dp_child_del_ike(struct vpngw_dp *dp, uint64_t spi_i, uint64_t spi_r)
+size_t espdp_child_del_ike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r)
 {
 	size_t n = 0;
 
@@ -408,8 +408,8 @@ size_t vpngw_dp_child_del_ike(struct vpngw_dp *dp, uint64_t spi_i, uint64_t spi_
 	return n;
 }
 
-size_t vpngw_dp_child_reparent(struct vpngw_dp *dp, uint64_t old_i, uint64_t old_r,
-			       uint64_t new_i, uint64_t new_r)
+size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
+			    uint64_t new_i, uint64_t new_r)
 {
 	size_t n = 0;
 
@@ -425,7 +425,7 @@ size_t vpngw_dp_child_reparent(struct vpngw_dp *dp, uint64_t old_i, uint64_t old
 	return n;
 }
 
-static void view(const struct dp_child *c, struct vpngw_dp_child *out)
+static void view(const struct dp_child *c, struct espdp_child *out)
 {
 	*out = c->v;
 	out->remote.addr = c->peer.sin_addr;
@@ -436,7 +436,7 @@ static void view(const struct dp_child *c, struct vpngw_dp_child *out)
 	out->state_out = esp_sa_state(c->out);
 }
 
-bool vpngw_dp_next_child(const struct vpngw_dp *dp, size_t *cursor, struct vpngw_dp_child *out)
+bool espdp_next_child(const struct espdp *dp, size_t *cursor, struct espdp_child *out)
 {
 	if (!dp || !cursor || !out || *cursor >= dp->all->len)
 		return false;
@@ -445,7 +445,7 @@ bool vpngw_dp_next_child(const struct vpngw_dp *dp, size_t *cursor, struct vpngw
 	return true;
 }
 
-int vpngw_dp_child_get(const struct vpngw_dp *dp, uint32_t spi_in, struct vpngw_dp_child *out)
+int espdp_child_get(const struct espdp *dp, uint32_t spi_in, struct espdp_child *out)
 {
 	const struct dp_child *c;
 
@@ -460,7 +460,7 @@ int vpngw_dp_child_get(const struct vpngw_dp *dp, uint32_t spi_in, struct vpngw_
 
 /* --- lifetimes ----------------------------------------------------------------------- */
 
-static void note_event(struct vpngw_dp *dp, struct dp_child *c, int ev)
+static void note_event(struct espdp *dp, struct dp_child *c, int ev)
 {
 	bool hard = ev == ESP_EV_HARD;
 
@@ -483,7 +483,7 @@ static void note_event(struct vpngw_dp *dp, struct dp_child *c, int ev)
 }
 
 /* Report after the batch: the callback may add or remove SAs. */
-static void flush_events(struct vpngw_dp *dp)
+static void flush_events(struct espdp *dp)
 {
 	for (size_t i = 0; i < dp->npending; i++) {
 		struct expiry e = dp->pending[i];
@@ -494,7 +494,7 @@ static void flush_events(struct vpngw_dp *dp)
 	dp->npending = 0;
 }
 
-void vpngw_dp_poll(struct vpngw_dp *dp, mm_time_ns now)
+void espdp_poll(struct espdp *dp, mm_time_ns now)
 {
 	if (!dp)
 		return;
@@ -509,7 +509,7 @@ void vpngw_dp_poll(struct vpngw_dp *dp, mm_time_ns now)
 
 /* --- outbound ------------------------------------------------------------------------ */
 
-static struct dp_child *lookup_out(struct vpngw_dp *dp, const struct sel_pkt *p)
+static struct dp_child *lookup_out(struct espdp *dp, const struct sel_pkt *p)
 {
 	GPtrArray *l = g_hash_table_lookup(dp->hosts, GUINT_TO_POINTER(p->dst.s_addr));
 
@@ -526,7 +526,7 @@ static struct dp_child *lookup_out(struct vpngw_dp *dp, const struct sel_pkt *p)
 	return NULL;
 }
 
-static void send_batch(struct vpngw_dp *dp, struct sock_batch *b, mm_time_ns now)
+static void send_batch(struct espdp *dp, struct sock_batch *b, mm_time_ns now)
 {
 	unsigned first = 0;
 
@@ -553,7 +553,7 @@ static void send_batch(struct vpngw_dp *dp, struct sock_batch *b, mm_time_ns now
 	b->count = 0;
 }
 
-void vpngw_dp_tun_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
+void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 {
 	struct esp_batch *b;
 
@@ -642,7 +642,7 @@ void vpngw_dp_tun_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
 
 /* --- inbound ------------------------------------------------------------------------- */
 
-static void deliver(struct vpngw_dp *dp, struct dp_child *c, struct esp_pkt *pkt,
+static void deliver(struct espdp *dp, struct dp_child *c, struct esp_pkt *pkt,
 		    const struct sockaddr_in *from, mm_time_ns now)
 {
 	struct sel_pkt p;
@@ -687,7 +687,7 @@ static void deliver(struct vpngw_dp *dp, struct dp_child *c, struct esp_pkt *pkt
 	dp->st.in_bytes += pkt->len;
 }
 
-static void inbound_esp(struct vpngw_dp *dp, unsigned i, const struct udpencap_msg *m,
+static void inbound_esp(struct espdp *dp, unsigned i, const struct udpencap_msg *m,
 			mm_time_ns now)
 {
 	const struct sock_batch_slot *s = &dp->rx.sock.slot[i];
@@ -722,7 +722,7 @@ static void inbound_esp(struct vpngw_dp *dp, unsigned i, const struct udpencap_m
 			 ep_str(&s->meta.peer, ep), c->v.spi_in, esp_drop_name(why));
 }
 
-void vpngw_dp_udp_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
+void espdp_udp_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 {
 	struct esp_batch *b;
 
@@ -781,8 +781,8 @@ void vpngw_dp_udp_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds)
 
 /* --- IKE and keepalives out on 4500 ---------------------------------------------------- */
 
-int vpngw_dp_send_ike(struct vpngw_dp *dp, const uint8_t *msg, size_t len,
-		      const struct sockaddr_in *to, struct in_addr from)
+int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
+		   const struct sockaddr_in *to, struct in_addr from)
 {
 	uint8_t buf[UDPENCAP_MARKER_LEN + IKE_MSG_MAX];
 	struct writer w;
@@ -801,7 +801,7 @@ int vpngw_dp_send_ike(struct vpngw_dp *dp, const uint8_t *msg, size_t len,
 	return n < 0 ? (int)n : 0;
 }
 
-int vpngw_dp_send_keepalive(struct vpngw_dp *dp, const struct sockaddr_in *to)
+int espdp_send_keepalive(struct espdp *dp, const struct sockaddr_in *to)
 {
 	uint8_t buf[1];
 	struct writer w;
@@ -834,9 +834,9 @@ static void disable_ipv6(const char *ifname)
 	close(fd);
 }
 
-int vpngw_dp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
-		      const struct in_addr *route_net, unsigned route_plen,
-		      char out_name[IFNAMSIZ], int *ifindex, const char **what)
+int espdp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
+		   const struct in_addr *route_net, unsigned route_plen,
+		   char out_name[IFNAMSIZ], int *ifindex, const char **what)
 {
 	char ifname[IFNAMSIZ];
 	const char *step;
@@ -886,7 +886,7 @@ int vpngw_dp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
 	return fd;
 }
 
-int vpngw_dp_open_udp(struct in_addr listen, uint16_t port)
+int espdp_open_udp(struct in_addr listen, uint16_t port)
 {
 	struct sockaddr_in sa;
 	int fd;

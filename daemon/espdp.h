@@ -1,12 +1,13 @@
-/* vpngw's user-space ESP data path: a TUN device for inner traffic and the UDP 4500 socket
- * for ESP in UDP (RFC 3948), with the Child SAs the IKE engine negotiated (ike/engine.h
- * struct ike_child_info) installed as esp/ SAs.
+/* The user-space ESP data path that vpngw (responder) and mnd (initiator) share: a TUN
+ * device for inner traffic and the UDP 4500 socket for ESP in UDP (RFC 3948), with the
+ * Child SAs the IKE engine negotiated (ike/engine.h struct ike_child_info) installed as
+ * esp/ SAs.
  *
- * Outbound (TUN -> UDP 4500): the kernel routes the pool (and whatever else the peers'
- * selectors cover) into the TUN; a batch of packets is read, each one's destination picks
- * the Child SA (the peer's TIA or another remote selector; the newest SA wins while a
- * rekeyed one is still installed), its source must lie in the SA's local selectors, then it
- * is encapsulated in place and the batch goes out with one sendmmsg, from our `listen`
+ * Outbound (TUN -> UDP 4500): the kernel routes into the TUN what the Child SAs cover
+ * (vpngw: the pool and the peers' selectors; mnd: the intranet prefixes); a batch of
+ * packets is read, each one's destination picks the Child SA (the peer's TIA or another
+ * remote selector; the newest SA wins while a rekeyed one is still installed), its source
+ * must lie in the SA's local selectors, then it is encapsulated in place and the batch goes out with one sendmmsg, from our `listen`
  * address to the SA's remote endpoint (its NAT mapping).
  * Inbound (UDP 4500 -> TUN): a recvmmsg batch is classified (esp/udpencap.h): IKE messages
  * (behind the non-ESP marker) go to the daemon's callback for the engine; NAT keepalives
@@ -20,14 +21,17 @@
  *
  * Lifetimes: each SA gets the Child SA's lifetime as soft limit (less up to jitter_percent,
  * so both ends do not rekey at once) and 110 % of it as hard limit. A soft or hard expiry
- * seen by esp/ (per packet, or by vpngw_dp_poll for time) is reported once through the
+ * seen by esp/ (per packet, or by espdp_poll for time) is reported once through the
  * expired callback, which hands it to ike_engine_child_expired().
+ *
+ * What stays in each daemon: vpngw/ the pool, its routes and the policy of which selectors
+ * a peer gets; mnd/ the intranet routes and the pinned route to the gateway.
  *
  * Nothing is allocated per packet. The daemon owns the fds; this file does the reads,
  * writes, recvmmsg and sendmmsg on them.
  */
-#ifndef MM_VPNGW_DATAPATH_H
-#define MM_VPNGW_DATAPATH_H
+#ifndef MM_DAEMON_ESPDP_H
+#define MM_DAEMON_ESPDP_H
 
 #include <net/if.h>
 #include <netinet/in.h>
@@ -41,29 +45,29 @@
 #include "ike/engine.h"
 
 /* An IKE message that arrived on UDP 4500 (marker removed); meta says from where. */
-typedef void (*vpngw_dp_ike_fn)(void *user, const uint8_t *msg, size_t len,
-				const struct sock_dgram_meta *meta);
+typedef void (*espdp_ike_fn)(void *user, const uint8_t *msg, size_t len,
+			     const struct sock_dgram_meta *meta);
 /* A Child SA reached its soft (rekey) or hard (delete) lifetime: spi_in names it. */
-typedef void (*vpngw_dp_expired_fn)(void *user, uint32_t spi_in, bool hard);
+typedef void (*espdp_expired_fn)(void *user, uint32_t spi_in, bool hard);
 /* Authenticated ESP arrived on Child SA spi_in (at most once per second per SA): the peer
  * is alive (ike_engine_child_activity, RFC 7296 2.4). */
-typedef void (*vpngw_dp_activity_fn)(void *user, uint32_t spi_in, mm_time_ns now);
+typedef void (*espdp_activity_fn)(void *user, uint32_t spi_in, mm_time_ns now);
 
-struct vpngw_dp_config {
+struct espdp_config {
 	int tun_fd;                      /* TUN (IFF_NO_PI), non-blocking */
 	int udp_fd;                      /* UDP bound to listen:4500 with IP_PKTINFO */
 	struct in_addr listen;           /* outer source address of everything we send */
 	uint32_t replay_window;          /* 0: REPLAY_WINDOW_DEFAULT */
 	unsigned jitter_percent;         /* soft lifetime reduced by up to this (0..50) */
 	unsigned batch;                  /* packets per batch, 1..ESP_BATCH_MAX (0: max) */
-	vpngw_dp_ike_fn ike_input;
-	vpngw_dp_expired_fn expired;
-	vpngw_dp_activity_fn activity;       /* may be NULL */
+	espdp_ike_fn ike_input;
+	espdp_expired_fn expired;
+	espdp_activity_fn activity;       /* may be NULL */
 	void *user;
 };
 
 /* Counters of the whole data path. */
-struct vpngw_dp_stats {
+struct espdp_stats {
 	uint64_t out_packets, out_bytes;       /* encapsulated and handed to the kernel */
 	uint64_t out_no_sa;                    /* routed into the TUN, no SA for the destination */
 	uint64_t out_ts_mismatch;              /* SA found, source outside its local selectors */
@@ -86,7 +90,7 @@ struct vpngw_dp_stats {
 };
 
 /* One Child SA as gwctl shows it. */
-struct vpngw_dp_child {
+struct espdp_child {
 	uint64_t ike_spi_i, ike_spi_r;
 	uint32_t spi_in, spi_out;
 	struct ike_suite suite;
@@ -102,44 +106,44 @@ struct vpngw_dp_child {
 	uint64_t in_ts_mismatch, out_ts_mismatch;
 };
 
-struct vpngw_dp;
+struct espdp;
 
-int vpngw_dp_new(const struct vpngw_dp_config *cfg, struct vpngw_dp **out);
+int espdp_new(const struct espdp_config *cfg, struct espdp **out);
 /* Wipes every SA. The fds stay open (the caller's). */
-void vpngw_dp_free(struct vpngw_dp *dp);
+void espdp_free(struct espdp *dp);
 
 /* Install a Child SA pair at `now`. -EEXIST: spi_in taken; -EINVAL: bad selectors, SPIs or
  * keys; -EOPNOTSUPP: an algorithm esp/ does not implement. ci's keys are not kept beyond
  * the SA contexts (the caller wipes its copy: ike_actions_clear). */
-int vpngw_dp_child_add(struct vpngw_dp *dp, const struct ike_child_info *ci, mm_time_ns now);
+int espdp_child_add(struct espdp *dp, const struct ike_child_info *ci, mm_time_ns now);
 /* Remove (and wipe) the Child SA whose inbound SPI is spi_in: 0 or -ENOENT. */
-int vpngw_dp_child_del(struct vpngw_dp *dp, uint32_t spi_in);
+int espdp_child_del(struct espdp *dp, uint32_t spi_in);
 /* Remove every Child SA of an IKE SA (SA_DOWN); returns how many. */
-size_t vpngw_dp_child_del_ike(struct vpngw_dp *dp, uint64_t spi_i, uint64_t spi_r);
+size_t espdp_child_del_ike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r);
 /* An IKE SA was rekeyed: its Child SAs now belong to the new one; returns how many. */
-size_t vpngw_dp_child_reparent(struct vpngw_dp *dp, uint64_t old_i, uint64_t old_r,
-			       uint64_t new_i, uint64_t new_r);
+size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
+			    uint64_t new_i, uint64_t new_r);
 /* Iterate (*cursor = 0 first) in no particular order. */
-bool vpngw_dp_next_child(const struct vpngw_dp *dp, size_t *cursor,
-			 struct vpngw_dp_child *out);
+bool espdp_next_child(const struct espdp *dp, size_t *cursor,
+		      struct espdp_child *out);
 /* One Child SA by inbound SPI: 0 or -ENOENT. */
-int vpngw_dp_child_get(const struct vpngw_dp *dp, uint32_t spi_in, struct vpngw_dp_child *out);
+int espdp_child_get(const struct espdp *dp, uint32_t spi_in, struct espdp_child *out);
 
 /* The TUN is readable: up to `rounds` batches outbound. */
-void vpngw_dp_tun_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds);
+void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds);
 /* UDP 4500 is readable: up to `rounds` batches inbound (IKE messages to ike_input). */
-void vpngw_dp_udp_readable(struct vpngw_dp *dp, mm_time_ns now, unsigned rounds);
+void espdp_udp_readable(struct espdp *dp, mm_time_ns now, unsigned rounds);
 /* Apply time lifetimes (call about once a second); reports through expired. */
-void vpngw_dp_poll(struct vpngw_dp *dp, mm_time_ns now);
+void espdp_poll(struct espdp *dp, mm_time_ns now);
 
 /* Send an IKE message on UDP 4500 behind the non-ESP marker (RFC 3948 2.2), from `from`
  * (INADDR_ANY: listen). Returns 0 or -errno. */
-int vpngw_dp_send_ike(struct vpngw_dp *dp, const uint8_t *msg, size_t len,
-		      const struct sockaddr_in *to, struct in_addr from);
+int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
+		   const struct sockaddr_in *to, struct in_addr from);
 /* A NAT keepalive (RFC 3948 2.3) to `to`. */
-int vpngw_dp_send_keepalive(struct vpngw_dp *dp, const struct sockaddr_in *to);
+int espdp_send_keepalive(struct espdp *dp, const struct sockaddr_in *to);
 
-const struct vpngw_dp_stats *vpngw_dp_stats(const struct vpngw_dp *dp);
+const struct espdp_stats *espdp_stats(const struct espdp *dp);
 
 /* --- set-up helpers (netlink, common/tun.h, common/sock.h) --------------------------- */
 
@@ -148,10 +152,10 @@ const struct vpngw_dp_stats *vpngw_dp_stats(const struct vpngw_dp *dp);
  * pool: the kernel forwards intranet -> TIA traffic to us). Returns the fd, with *ifindex
  * and out_name set; or -errno with *what naming the step that failed ("cannot create the
  * TUN device", "cannot set the MTU", ...). */
-int vpngw_dp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
-		      const struct in_addr *route_net, unsigned route_plen,
-		      char out_name[IFNAMSIZ], int *ifindex, const char **what);
+int espdp_open_tun(const char *name, unsigned mtu, struct in_addr addr,
+		   const struct in_addr *route_net, unsigned route_plen,
+		   char out_name[IFNAMSIZ], int *ifindex, const char **what);
 /* UDP socket bound to listen:port with IP_PKTINFO, SO_REUSEADDR and data-path buffers. */
-int vpngw_dp_open_udp(struct in_addr listen, uint16_t port);
+int espdp_open_udp(struct in_addr listen, uint16_t port);
 
 #endif

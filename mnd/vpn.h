@@ -1,0 +1,65 @@
+/* mnd's VPN client: the optional [vpn] group, and the IKEv2 initiator around ike/engine.h
+ * with the shared ESP data path (daemon/espdp.h).
+ *
+ *	vpn_conf.c   the [vpn] group: gateway, identities, PSK or certificates, proposals,
+ *	             intranet prefixes, tunnel device, DPD, keylog, interfaces
+ *	vpn.c        the client: sockets bound to the physical interface, engine, TUN, routes,
+ *	             re-establishment with backoff, its status file, DELETE at shut-down
+ *
+ * With [vpn] configured, the client runs next to Mobile IPv4 (mode c); their interplay (mode
+ * mc, RFC 5266 3.4's trust race) comes later.
+ */
+#ifndef MM_MND_VPN_H
+#define MM_MND_VPN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "daemon/config.h"
+#include "ike/engine.h"
+
+#define MND_VPN_GROUP "vpn"
+#define MND_VPN_INTRANET_MAX IKE_CFG_MAX_TS
+#define MND_VPN_TUN_DEFAULT "mnvpn0"
+#define MND_VPN_STATUS_DEFAULT "/run/mip4-mobike/mnd.vpn.json"
+/* Re-establishment backoff (issue 4): 1 s, doubling, at most 60 s; reset on success. */
+#define MND_VPN_BACKOFF_MIN_S 1
+#define MND_VPN_BACKOFF_MAX_S 60
+
+struct mnd_vpn_config {
+	bool enabled;                /* a [vpn] group is present */
+	struct in_addr gateway;
+	struct ike_peer_cfg peer;    /* identities, credentials, proposals, selectors */
+	uint8_t *psk;                /* auth = psk (creds_free_psk) */
+	size_t psk_len;
+	X509 *cert;                  /* auth = cert */
+	EVP_PKEY *key;
+	X509_STORE *ca;
+	size_t nintranet;
+	struct in_addr intranet[MND_VPN_INTRANET_MAX];   /* routed into the tunnel */
+	unsigned intranet_plen[MND_VPN_INTRANET_MAX];
+	char *interfaces;            /* for IKE and ESP; "wlan0,wwan0" */
+	char tunnel_device[IFNAMSIZ];
+	unsigned tunnel_mtu;
+	char *keylog_file;           /* NULL: off */
+	char *status_file;
+};
+
+/* Load the [vpn] group if there is one (out->enabled false otherwise). mip_interfaces is the
+ * default for interfaces. One error line naming file, group and key, and -EINVAL. */
+int mnd_vpn_config_load(const struct cfg *c, const char *mip_interfaces,
+			struct mnd_vpn_config *out);
+void mnd_vpn_config_free(struct mnd_vpn_config *v);
+
+struct mnd;
+/* Start the client (TUN, engine, the 1-second tick that looks for a usable interface). */
+int mnd_vpn_start(struct mnd *m);
+/* SIGTERM: DELETE the IKE SA (waiting briefly for the answer), remove TIA and routes. */
+void mnd_vpn_stop(struct mnd *m);
+
+#endif

@@ -1,0 +1,278 @@
+"""Our mnd's VPN client (mnd/vpn.c, in mn) against strongSwan's responder (charon with
+kernel-libipsec, in the vpngw node) on the namespace topology (issue 4 item 5, "Must show":
+our mnd against a strongSwan responder; mnd recovers on its own after the gateway restarts).
+
+mnd runs with a minimal [mobile-node] group (a home agent on 10.254.0.2 that does not exist:
+Mobile IPv4 sends its requests into the void and touches nothing the VPN uses) and the
+[vpn] group under test.
+
+1. test_psk_public: wlan0 on ext-b (public), PSK: tunnel up, the TIA from charon's pool,
+   SPIs agree (mnd's status file vs charon's list-sas), ping cn from the TIA, 50 MB cn -> TIA
+   with a matching SHA-256.
+2. test_cert_behind_nat: wlan0 on ext-a (behind NAT), ECDSA certificates both ways: NAT
+   seen by both, ping, 50 MB with a matching SHA-256.
+3. test_rekeys_during_transfer: charon (responder) rekeys the Child SA and then the IKE SA
+   while a transfer runs: mnd's status follows both (SPIs agree), the transfer is intact.
+4. test_recovers_after_gateway_restart: charon is SIGKILLed (no DELETE) and started again;
+   mnd's DPD (2 s) finds the peer dead, the SA goes, mnd initiates again with backoff and
+   the tunnel is back: ping works again.
+5. test_move_reestablishes: wlan0 moves from ext-b to ext-a (behind NAT): mnd notices its
+   address gone and sets up a new IKE SA from the new address at once (no MOBIKE yet).
+6. test_sigterm_deletes: SIGTERM makes mnd delete its IKE SA (charon sees it go), exit 0.
+
+mnd comes from $MM_MND (meson sets it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import swan
+from swan import result
+
+CN = "198.18.1.3"
+BIG = 50_000_000
+GW_PUBLIC = "198.19.0.2"
+SUITE = "aes128gcm16"
+
+
+def _bin(var: str) -> str:
+    path = os.environ.get(var)
+    assert path and os.access(path, os.X_OK), f"${var} does not name an executable: {path!r}"
+    return path
+
+
+def _private(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.chmod(path, 0o600)
+
+
+class Mnd:
+    """Our mnd in mn, VPN part configured against the gateway on 198.19.0.2."""
+
+    def __init__(self, env, topo, auth: str = "psk", suite: str = SUITE, pki=None,
+                 dpd: int = 2):
+        self.topo = topo
+        self.dir = Path(env.rundir) / "mnd"
+        self.dir.mkdir(exist_ok=True)
+        self.status = self.dir / "vpn.json"
+        self.log_path = self.dir / "mnd.log"
+        ike, esp = swan.SUITES[suite]
+        _private(self.dir / "mip.key", "00112233445566778899aabbccddeeff\n")
+        if auth == "psk":
+            _private(self.dir / "vpn.psk", swan.PSK + "\n")
+            a = "auth = psk\npsk-file = vpn.psk\n"
+        else:
+            a = f"auth = cert\ncert = {pki.mn_cert}\nkey = {pki.mn_key}\nca = {pki.ca}\n"
+        (self.dir / "mnd.conf").write_text(
+            "[mobile-node]\n"
+            "home-address = 10.254.0.1\nhome-agent = 10.254.0.2\nspi = 256\n"
+            "key-file = mip.key\ninterfaces = wlan0\n"
+            f"status-file = {self.dir / 'mip.json'}\n"
+            "\n[vpn]\n"
+            f"gateway = {GW_PUBLIC}\n"
+            f"local-id = {swan.MN_ID}\n"
+            f"remote-id = fqdn:{swan.GW_FQDN}\n"
+            f"{a}ike = {ike}\nesp = {esp}\n"
+            f"intranet = {swan.INTRANET}\n"
+            f"dpd-interval = {dpd}\n"
+            f"status-file = {self.status}\n"
+            f"keylog-file = {self.dir / 'ikev2_decryption_table'}\n")
+        self.log = open(self.log_path, "w")
+        self.proc = topo.spawn("mn", [_bin("MM_MND"), "--config", self.dir / "mnd.conf",
+                                      "--log-level", "debug"], stdout=self.log,
+                               stderr=self.log)
+
+    def tail(self, n: int = 6000) -> str:
+        try:
+            return self.log_path.read_text()[-n:]
+        except OSError:
+            return ""
+
+    def state(self) -> dict:
+        try:
+            return json.loads(self.status.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def wait(self, pred, timeout: float, what: str) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, f"mnd exited: {self.tail()}"
+            s = self.state()
+            if s and pred(s):
+                return s
+            assert time.monotonic() < deadline, f"mnd: timed out waiting for {what}: " \
+                                                f"{s}\n{self.tail()}"
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError(f"mnd ignored SIGTERM: {self.tail()}")
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def ourmnd():
+    made: list[Mnd] = []
+
+    def start(*a, **kw) -> Mnd:
+        m = Mnd(*a, **kw)
+        made.append(m)
+        return m
+    yield start
+    for m in made:
+        rc = m.stop()
+        assert rc == 0, f"mnd exited with {rc}: {m.tail()}"
+
+
+def _spi(x: str) -> str:
+    return format(int(x, 16), "x")
+
+
+def _children(sa: dict) -> list[dict]:
+    return [c for c in sa["child_sas"] if c.get("state") == "INSTALLED"]
+
+
+def _agree(gw, st: dict) -> dict:
+    """Both ends name the same IKE SA and the same Child SA (SPIs crossed)."""
+    sa = gw.wait_sa("rw", lambda s: s.get("state") == "ESTABLISHED"
+                    and _spi(s["initiator-spi"]) == _spi(st["ike_spi_i"]), timeout=10,
+                    what="the IKE SA mnd has")
+    assert _spi(sa["responder-spi"]) == _spi(st["ike_spi_r"]), (sa, st)
+    (c,) = _children(sa)
+    assert [(_spi(x["spi_in"]), _spi(x["spi_out"])) for x in st["children"]] == \
+        [(_spi(c["spi-out"]), _spi(c["spi-in"]))], (c, st)
+    vips = sa.get("remote-vips") or []
+    assert st["tia"] in vips, (st, sa)
+    return sa
+
+
+def _up(env, topo, ourmnd, auth="psk", pki=None, dpd=2):
+    gw = env.charon("vpngw", "gw", swan.responder_conf(auth=auth, suite=SUITE), pki=pki)
+    m = ourmnd(env, topo, auth=auth, pki=pki, dpd=dpd)
+    st = m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "the tunnel")
+    assert ipaddress.ip_address(st["tia"]) in ipaddress.ip_network(swan.POOL), st
+    sa = _agree(gw, st)
+    return gw, m, st, sa
+
+
+def test_psk_public(env, topo, ourmnd):
+    addr = topo.attach("wlan0", "ext-b")
+    gw, m, st, sa = _up(env, topo, ourmnd)
+    assert st["local_address"] == addr and st["nat_local"] is False, st
+    assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping cn through the tunnel"
+    r = env.transfer(st["tia"], nbytes=BIG, name="mnd-psk").start().check(timeout=120,
+                                                                          min_bytes=BIG)
+    result(f"mnd PSK (public) against charon: IKE SA + child up in {st['setup_ms']} ms, TIA "
+           f"{st['tia']}, {r['bytes']} bytes cn -> TIA SHA-256 matched, "
+           f"{r['mbit_s']:.0f} Mbit/s")
+
+
+def test_cert_behind_nat(env, topo, ourmnd):
+    pki = swan.make_pki(Path(env.rundir) / "pki", "ecdsa")
+    topo.attach("wlan0", "ext-a")
+    gw, m, st, sa = _up(env, topo, ourmnd, auth="cert", pki=pki)
+    assert st["nat_local"] is True, st
+    assert sa.get("nat-remote") == "yes", sa
+    assert sa["remote-host"] == "198.19.110.2", sa        # ext-a's NAT address
+    assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping cn through the tunnel"
+    r = env.transfer(st["tia"], nbytes=BIG, name="mnd-cert").start().check(timeout=120,
+                                                                           min_bytes=BIG)
+    result(f"mnd ECDSA behind NAT against charon: up in {st['setup_ms']} ms, "
+           f"{r['bytes']} bytes SHA-256 matched, {r['mbit_s']:.0f} Mbit/s")
+
+
+def test_rekeys_during_transfer(env, topo, ourmnd):
+    topo.attach("wlan0", "ext-b")
+    gw, m, st, sa = _up(env, topo, ourmnd, dpd=30)
+    x = env.transfer(st["tia"], rate=8_000_000, chunk=16384, name="mnd-rekey").start()
+
+    def flowing(extra: int = 1_000_000, timeout: float = 10.0) -> None:
+        goal = x.received() + extra
+        deadline = time.monotonic() + timeout
+        while x.received() < goal:
+            assert time.monotonic() < deadline, f"transfer stalled at {x.received()} bytes"
+            time.sleep(0.05)
+
+    flowing()
+    old = st["children"][0]
+    gw.rekey_child("rw")
+    st = m.wait(lambda s: len(s["children"]) == 1 and s["children"][0]["spi_in"]
+                != old["spi_in"], 10, "Child SA rekeyed")
+    sa = _agree(gw, st)
+    flowing()
+    ike_old = (st["ike_spi_i"], st["ike_spi_r"])
+    gw.rekey_ike("rw")
+    st = m.wait(lambda s: s.get("state") == "up" and (s["ike_spi_i"], s["ike_spi_r"])
+                != ike_old, 10, "IKE SA rekeyed")
+    sa = _agree(gw, st)
+    flowing()
+    x.stop()
+    r = x.check(timeout=30, min_bytes=3_000_000)
+    result(f"mnd: charon rekeyed Child SA {old['spi_in']} -> {st['children'][0]['spi_in']} "
+           f"and IKE SA {ike_old[0]} -> {st['ike_spi_i']} during a transfer; {r['bytes']} "
+           "bytes intact")
+
+
+def test_recovers_after_gateway_restart(env, topo, ourmnd):
+    topo.attach("wlan0", "ext-b")
+    gw, m, st, sa = _up(env, topo, ourmnd, dpd=2)
+    assert topo.ping("mn", CN, count=2, timeout=3, interval=0.2)
+    old = st["ike_spi_i"]
+    os.kill(gw.proc.pid, signal.SIGKILL)         # no DELETE: mnd must find out itself
+    gw.proc.wait(5)
+    gw.start()
+    t0 = time.monotonic()
+    m.wait(lambda s: s.get("state") != "up", 40, "the dead peer noticed")
+    t_down = time.monotonic() - t0
+    st = m.wait(lambda s: s.get("state") == "up" and s.get("ike_spi_i") != old
+                and s.get("children"), 30, "the tunnel back")
+    t_up = time.monotonic() - t0
+    _agree(gw, st)
+    assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping after the restart"
+    result(f"mnd after a charon restart (SIGKILL): dead peer noticed after {t_down:.1f} s, "
+           f"tunnel back after {t_up:.1f} s (attempts {st['attempts']})")
+
+
+def test_move_reestablishes(env, topo, ourmnd):
+    topo.attach("wlan0", "ext-b")
+    gw, m, st, sa = _up(env, topo, ourmnd, dpd=30)
+    old = st["ike_spi_i"]
+    t0 = time.monotonic()
+    addr = topo.attach("wlan0", "ext-a")
+    st = m.wait(lambda s: s.get("state") == "up" and s.get("ike_spi_i") != old
+                and s.get("local_address") == addr and s.get("children"), 20,
+                "the tunnel from the new address")
+    t_up = time.monotonic() - t0
+    assert st["nat_local"] is True, st
+    _agree(gw, st)
+    assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping after the move"
+    result(f"mnd moved ext-b -> ext-a (NAT): new IKE SA from {addr} {t_up:.1f} s after the "
+           f"move began (DHCP included)")
+
+
+def test_sigterm_deletes(env, topo, ourmnd):
+    topo.attach("wlan0", "ext-b")
+    gw, m, st, sa = _up(env, topo, ourmnd)
+    assert m.stop() == 0, m.tail()
+    deadline = time.monotonic() + 10
+    while [s for s in gw.list_sas() if s.get("state") == "ESTABLISHED"]:
+        assert time.monotonic() < deadline, f"charon still has SAs: {gw.list_sas()}"
+        time.sleep(0.1)
+    result("SIGTERM: mnd deleted its IKE SA (charon saw it go) and exited 0")
