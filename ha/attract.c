@@ -22,6 +22,7 @@
 
 struct mn_mac {
 	bool known;
+	bool in_place;           /* proxy entry and route both installed by us */
 	uint8_t mac[HA_MAC_LEN];
 };
 
@@ -39,6 +40,8 @@ struct ha_attract {
 	int garp_fd;
 	GHashTable *installed;   /* home address (host order) -> struct mn_mac */
 	GArray *jobs;            /* struct garp_job */
+	GHashTable *job_for;     /* addresses (host order) with a job in jobs: only those
+	                          * are searched for, so 10^5 new bindings cost O(n) */
 	guint timer;
 	struct logger log;
 };
@@ -72,10 +75,12 @@ static gboolean garp_tick(gpointer user)
 		struct garp_job *j = &g_array_index(at->jobs, struct garp_job, i);
 
 		garp_now(at, j);
-		if (j->left == 0)
+		if (j->left == 0) {
+			g_hash_table_remove(at->job_for, GUINT_TO_POINTER(ntohl(j->ip.s_addr)));
 			g_array_remove_index_fast(at->jobs, i);
-		else
+		} else {
 			i++;
+		}
 	}
 	if (at->jobs->len == 0) {
 		at->timer = 0;
@@ -84,22 +89,31 @@ static gboolean garp_tick(gpointer user)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Send now, and GARP_COUNT - 1 more times; replaces a pending job for the same address. */
-static void announce(struct ha_attract *at, struct in_addr ip, const uint8_t mac[HA_MAC_LEN])
+/* Cancel the pending job for ip, if there is one. */
+static void cancel_job(struct ha_attract *at, struct in_addr ip)
 {
-	struct garp_job j = { .ip = ip, .left = GARP_COUNT };
-
-	memcpy(j.mac, mac, HA_MAC_LEN);
+	if (!g_hash_table_remove(at->job_for, GUINT_TO_POINTER(ntohl(ip.s_addr))))
+		return;
 	for (guint i = 0; i < at->jobs->len; i++) {
 		if (g_array_index(at->jobs, struct garp_job, i).ip.s_addr == ip.s_addr) {
 			g_array_remove_index_fast(at->jobs, i);
 			break;
 		}
 	}
+}
+
+/* Send now, and GARP_COUNT - 1 more times; replaces a pending job for the same address. */
+static void announce(struct ha_attract *at, struct in_addr ip, const uint8_t mac[HA_MAC_LEN])
+{
+	struct garp_job j = { .ip = ip, .left = GARP_COUNT };
+
+	memcpy(j.mac, mac, HA_MAC_LEN);
+	cancel_job(at, ip);
 	garp_now(at, &j);
 	if (j.left == 0)
 		return;
 	g_array_append_val(at->jobs, j);
+	g_hash_table_add(at->job_for, GUINT_TO_POINTER(ntohl(ip.s_addr)));
 	if (!at->timer)
 		at->timer = g_timeout_add(GARP_INTERVAL_MS, garp_tick, at);
 }
@@ -140,6 +154,7 @@ int ha_attract_new(const char *home_if, int tun_ifindex, struct ha_attract **out
 	}
 	at->installed = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	at->jobs = g_array_new(FALSE, FALSE, sizeof(struct garp_job));
+	at->job_for = g_hash_table_new(g_direct_hash, g_direct_equal);
 	*out = at;
 	return 0;
 }
@@ -177,6 +192,7 @@ void ha_attract_free(struct ha_attract *at)
 	if (at->timer)
 		g_source_remove(at->timer);
 	g_array_free(at->jobs, TRUE);
+	g_hash_table_destroy(at->job_for);
 	if (at->garp_fd >= 0)
 		close(at->garp_fd);
 	g_free(at);
@@ -242,6 +258,12 @@ int ha_attract_add(struct ha_attract *at, struct in_addr hoa, bool announce_it)
 	if (!at || hoa.s_addr == 0)
 		return -EINVAL;
 	mm = g_hash_table_lookup(at->installed, key);
+	/* A renewal (same binding, no announcement): the proxy entry and the route we put
+	 * there are still there (only we remove them), so no netlink round trips, which
+	 * would cost more than the whole registration. After a failure they are tried
+	 * again. */
+	if (mm && mm->in_place && !announce_it)
+		return 0;
 	if (!mm) {
 		mm = g_new0(struct mn_mac, 1);
 		/* While it was at home the mobile node answered ARP itself: remember its MAC
@@ -263,6 +285,7 @@ int ha_attract_add(struct ha_attract *at, struct in_addr hoa, bool announce_it)
 			  addr4_str(hoa, a), strerror(-rc));
 		ret = rc;
 	}
+	mm->in_place = ret == 0;
 	if (announce_it)
 		announce(at, hoa, at->ha_mac);
 	LOG_INFO(&at->log, "attracting %s: proxy ARP, route into the tunnel%s%s%s",
@@ -283,12 +306,7 @@ int ha_attract_del(struct ha_attract *at, struct in_addr hoa)
 		return -EINVAL;
 	uninstall(at, hoa);
 	/* Cancel our own announcements still pending for it. */
-	for (guint i = 0; i < at->jobs->len; i++) {
-		if (g_array_index(at->jobs, struct garp_job, i).ip.s_addr == hoa.s_addr) {
-			g_array_remove_index_fast(at->jobs, i);
-			break;
-		}
-	}
+	cancel_job(at, hoa);
 	/* The mobile node's MAC: fresh from the neighbour table (it announced itself when it
 	 * came home), else what we remembered when it left. */
 	if (ha_neigh_lookup(at->home_ifindex, hoa, mac) == 0 &&

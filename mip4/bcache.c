@@ -10,6 +10,11 @@
 #define SLOTS_MIN_BITS 7
 #define ENTRIES_MIN 64
 
+struct heap_node {
+	mm_time_ns at;             /* ent[idx].expires_at */
+	uint32_t idx;
+};
+
 struct bcache {
 	struct mip4_binding *ent;  /* dense, [0, n) in use, capacity cap */
 	uint32_t n;
@@ -17,7 +22,7 @@ struct bcache {
 	uint32_t max;
 	uint32_t *slot;            /* index into ent, or NO_INDEX; 1 << slot_bits of them */
 	unsigned slot_bits;
-	uint32_t *heap;            /* indices of active entries, min-heap on expires_at */
+	struct heap_node *heap;    /* active entries, min-heap on expires_at */
 	uint32_t heap_n;
 	size_t active;
 };
@@ -78,76 +83,77 @@ static int slots_resize(struct bcache *bc, unsigned bits)
 
 /* --- expiry heap ---------------------------------------------------------------------- */
 
-static inline bool heap_less(const struct bcache *bc, uint32_t a, uint32_t b)
+/* Nodes carry their key, so that sifting compares within the heap array instead of
+ * reaching into an entry (a cache miss each) per comparison; only the entries that move
+ * are touched, to update their position. */
+static inline void heap_set(struct bcache *bc, uint32_t pos, struct heap_node n)
 {
-	return bc->ent[bc->heap[a]].expires_at < bc->ent[bc->heap[b]].expires_at;
-}
-
-static inline void heap_swap(struct bcache *bc, uint32_t a, uint32_t b)
-{
-	uint32_t t = bc->heap[a];
-
-	bc->heap[a] = bc->heap[b];
-	bc->heap[b] = t;
-	bc->ent[bc->heap[a]].heap_pos_ = a;
-	bc->ent[bc->heap[b]].heap_pos_ = b;
+	bc->heap[pos] = n;
+	bc->ent[n.idx].heap_pos_ = pos;
 }
 
 static void heap_up(struct bcache *bc, uint32_t i)
 {
+	struct heap_node n = bc->heap[i];
+
 	while (i > 0) {
 		uint32_t p = (i - 1) / 2;
 
-		if (!heap_less(bc, i, p))
+		if (!(n.at < bc->heap[p].at))
 			break;
-		heap_swap(bc, i, p);
+		heap_set(bc, i, bc->heap[p]);
 		i = p;
 	}
+	heap_set(bc, i, n);
 }
 
 static void heap_down(struct bcache *bc, uint32_t i)
 {
-	for (;;) {
-		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+	struct heap_node n = bc->heap[i];
 
-		if (l < bc->heap_n && heap_less(bc, l, m))
-			m = l;
-		if (r < bc->heap_n && heap_less(bc, r, m))
-			m = r;
-		if (m == i)
+	for (;;) {
+		uint32_t l = 2 * i + 1, m;
+
+		if (l >= bc->heap_n)
 			break;
-		heap_swap(bc, i, m);
+		m = l + 1 < bc->heap_n && bc->heap[l + 1].at < bc->heap[l].at ? l + 1 : l;
+		if (!(bc->heap[m].at < n.at))
+			break;
+		heap_set(bc, i, bc->heap[m]);
 		i = m;
 	}
+	heap_set(bc, i, n);
 }
 
 static void heap_push(struct bcache *bc, uint32_t idx)
 {
 	uint32_t pos = bc->heap_n++;
 
-	bc->heap[pos] = idx;
-	bc->ent[idx].heap_pos_ = pos;
+	heap_set(bc, pos, (struct heap_node){ .at = bc->ent[idx].expires_at, .idx = idx });
 	heap_up(bc, pos);
 }
 
 static void heap_remove(struct bcache *bc, uint32_t idx)
 {
 	uint32_t pos = bc->ent[idx].heap_pos_;
-	uint32_t last = --bc->heap_n;
+	uint32_t last = --bc->heap_n, moved;
 
 	bc->ent[idx].heap_pos_ = NO_INDEX;
 	if (pos == last)
 		return;
-	bc->heap[pos] = bc->heap[last];
-	bc->ent[bc->heap[pos]].heap_pos_ = pos;
+	moved = bc->heap[last].idx;
+	heap_set(bc, pos, bc->heap[last]);
 	heap_up(bc, pos);
-	heap_down(bc, bc->ent[bc->heap[pos]].heap_pos_);
+	heap_down(bc, bc->ent[moved].heap_pos_);
 }
 
 /* expires_at of ent[idx] changed: restore heap order. */
 static void heap_fix(struct bcache *bc, uint32_t idx)
 {
-	heap_up(bc, bc->ent[idx].heap_pos_);
+	uint32_t pos = bc->ent[idx].heap_pos_;
+
+	bc->heap[pos].at = bc->ent[idx].expires_at;
+	heap_up(bc, pos);
 	heap_down(bc, bc->ent[idx].heap_pos_);
 }
 
@@ -200,7 +206,7 @@ static int reserve_one(struct bcache *bc)
 	if (bc->n == bc->cap) {
 		size_t ncap = bc->cap ? (size_t)bc->cap * 2 : ENTRIES_MIN;
 		struct mip4_binding *e;
-		uint32_t *h;
+		struct heap_node *h;
 
 		if (ncap > bc->max)
 			ncap = bc->max;
@@ -368,7 +374,7 @@ mm_time_ns bcache_next_expiry(const struct bcache *bc)
 {
 	if (!bc || bc->heap_n == 0)
 		return BCACHE_NEVER;
-	return bc->ent[bc->heap[0]].expires_at;
+	return bc->heap[0].at;
 }
 
 int bcache_expire_one(struct bcache *bc, mm_time_ns now, struct mip4_binding *out)
@@ -377,8 +383,8 @@ int bcache_expire_one(struct bcache *bc, mm_time_ns now, struct mip4_binding *ou
 
 	if (!bc || bc->heap_n == 0)
 		return 0;
-	idx = bc->heap[0];
-	if (bc->ent[idx].expires_at > now)
+	idx = bc->heap[0].idx;
+	if (bc->heap[0].at > now)
 		return 0;
 	end_binding(bc, idx, out);
 	return 1;
@@ -401,7 +407,9 @@ bool bcache_next(const struct bcache *bc, size_t *cursor, const struct mip4_bind
 
 /* --- persistence ---------------------------------------------------------------------- */
 
-static uint32_t crc_table[256];
+/* Slicing-by-8 (eight tables, 8 KiB): a journal record is checksummed for every change,
+ * and a snapshot of 10^6 entries is 56 MB. */
+static uint32_t crc_table[8][256];
 static bool crc_ready;
 
 static void crc_init(void)
@@ -411,8 +419,12 @@ static void crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = (c & 1) ? UINT32_C(0xEDB88320) ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
+					  crc_table[0][crc_table[t - 1][i] & 0xff];
 	crc_ready = true;
 }
 
@@ -423,8 +435,19 @@ uint32_t bcache_crc32(uint32_t crc, const void *data, size_t len)
 	if (!crc_ready)
 		crc_init();
 	crc = ~crc;
-	for (size_t i = 0; i < len; i++)
-		crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	for (; len >= 8; len -= 8, p += 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+			      (uint32_t)p[7] << 24;
+
+		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		      crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		      crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+	}
+	while (len--)
+		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
@@ -453,6 +476,28 @@ static void write_addr(struct writer *w, struct in_addr a)
 	writer_be32(w, ntohl(a.s_addr));
 }
 
+/* One entry as a BCACHE_REC_LEN record (the caller checked the room). */
+static void write_entry(struct writer *w, const struct mip4_binding *e, mm_time_ns now_mono,
+			mm_time_ns now_real)
+{
+	bool active = e->state & BCACHE_S_ACTIVE;
+
+	write_addr(w, e->home_addr);
+	write_addr(w, e->coa);
+	write_addr(w, e->ep_addr);
+	writer_be16(w, e->ep_port);
+	writer_be16(w, e->lifetime);
+	writer_u8(w, e->encap);
+	writer_u8(w, e->req_flags);
+	writer_u8(w, e->state);
+	writer_u8(w, 0);
+	writer_be32(w, e->registrations);
+	writer_be64(w, e->ident);
+	writer_be64(w, e->replay_ident);
+	writer_be64(w, active ? mono_to_real(e->registered_at, now_mono, now_real) : 0);
+	writer_be64(w, active ? mono_to_real(e->expires_at, now_mono, now_real) : 0);
+}
+
 int bcache_serialize(const struct bcache *bc, struct writer *w, mm_time_ns now_mono,
 		     mm_time_ns now_real)
 {
@@ -472,25 +517,8 @@ int bcache_serialize(const struct bcache *bc, struct writer *w, mm_time_ns now_m
 	writer_be16(w, BCACHE_REC_LEN);
 	writer_be32(w, bc->n);
 	writer_be64(w, now_real);
-	for (uint32_t i = 0; i < bc->n; i++) {
-		const struct mip4_binding *e = &bc->ent[i];
-		bool active = e->state & BCACHE_S_ACTIVE;
-
-		write_addr(w, e->home_addr);
-		write_addr(w, e->coa);
-		write_addr(w, e->ep_addr);
-		writer_be16(w, e->ep_port);
-		writer_be16(w, e->lifetime);
-		writer_u8(w, e->encap);
-		writer_u8(w, e->req_flags);
-		writer_u8(w, e->state);
-		writer_u8(w, 0);
-		writer_be32(w, e->registrations);
-		writer_be64(w, e->ident);
-		writer_be64(w, e->replay_ident);
-		writer_be64(w, active ? mono_to_real(e->registered_at, now_mono, now_real) : 0);
-		writer_be64(w, active ? mono_to_real(e->expires_at, now_mono, now_real) : 0);
-	}
+	for (uint32_t i = 0; i < bc->n; i++)
+		write_entry(w, &bc->ent[i], now_mono, now_real);
 	if (!writer_view(w, start, writer_len(w) - start, &view))
 		return -ENOSPC;
 	p = view;
@@ -564,41 +592,71 @@ static bool record_valid(const struct record *rec)
 	return true;
 }
 
+/* Stage 1 of a snapshot: structure, checksum first so that nothing from a damaged file is
+ * used. On success *body holds the records, *count says how many. */
+static int snapshot_structure(const void *data, size_t len, struct reader *body,
+			      uint32_t *count, struct bcache_snapshot_id *id)
+{
+	struct reader r;
+	uint8_t magic[8];
+	uint16_t version, rec_len;
+	uint32_t crc;
+	uint64_t saved_at;
+
+	if (len < BCACHE_HDR_LEN + BCACHE_TRAILER_LEN)
+		return -EBADMSG;
+	reader_init(&r, data, len);
+	if (!reader_sub(&r, len - BCACHE_TRAILER_LEN, body) || !reader_be32(&r, &crc) ||
+	    !reader_expect_end(&r))
+		return -EBADMSG;
+	if (bcache_crc32(0, data, len - BCACHE_TRAILER_LEN) != crc)
+		return -EBADMSG;
+	if (!reader_copy(body, magic, sizeof(magic)) || memcmp(magic, BCACHE_MAGIC, 8) != 0)
+		return -EBADMSG;
+	if (!reader_be16(body, &version) || !reader_be16(body, &rec_len) ||
+	    !reader_be32(body, count) || !reader_be64(body, &saved_at))
+		return -EBADMSG;
+	if (version != BCACHE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (rec_len != BCACHE_REC_LEN || reader_remaining(body) / BCACHE_REC_LEN != *count ||
+	    reader_remaining(body) % BCACHE_REC_LEN != 0)
+		return -EBADMSG;
+	id->saved_at = saved_at;
+	id->crc = crc;
+	return 0;
+}
+
+int bcache_snapshot_id(const void *data, size_t len, struct bcache_snapshot_id *out)
+{
+	struct bcache_snapshot_id id;
+	struct reader body;
+	uint32_t count;
+	int rc;
+
+	if (!out || (!data && len))
+		return -EINVAL;
+	rc = snapshot_structure(data, len, &body, &count, &id);
+	if (rc < 0)
+		return rc;
+	*out = id;
+	return 0;
+}
+
 int bcache_deserialize(struct bcache **out, const void *data, size_t len, size_t max_entries,
 		       mm_time_ns now_mono, mm_time_ns now_real, size_t *expired)
 {
-	struct reader r, body;
-	uint8_t magic[8];
-	uint16_t version, rec_len;
-	uint32_t count, crc;
-	uint64_t saved_at;
+	struct bcache_snapshot_id id;
+	struct reader body;
+	uint32_t count;
 	size_t nexpired = 0;
 	struct bcache *bc;
 	int rc;
 
 	if (!out || (!data && len) || max_entries == 0 || max_entries > BCACHE_MAX_ENTRIES)
 		return -EINVAL;
-	if (len < BCACHE_HDR_LEN + BCACHE_TRAILER_LEN)
-		return -EBADMSG;
-
-	/* Stage 1: structure. The checksum first, so nothing from a damaged file is used. */
-	reader_init(&r, data, len);
-	if (!reader_sub(&r, len - BCACHE_TRAILER_LEN, &body) || !reader_be32(&r, &crc) ||
-	    !reader_expect_end(&r))
-		return -EBADMSG;
-	if (bcache_crc32(0, data, len - BCACHE_TRAILER_LEN) != crc)
-		return -EBADMSG;
-	if (!reader_copy(&body, magic, sizeof(magic)) || memcmp(magic, BCACHE_MAGIC, 8) != 0)
-		return -EBADMSG;
-	if (!reader_be16(&body, &version) || !reader_be16(&body, &rec_len) ||
-	    !reader_be32(&body, &count) || !reader_be64(&body, &saved_at))
-		return -EBADMSG;
-	(void)saved_at;
-	if (version != BCACHE_VERSION)
-		return -EPROTONOSUPPORT;
-	if (rec_len != BCACHE_REC_LEN || reader_remaining(&body) / BCACHE_REC_LEN != count ||
-	    reader_remaining(&body) % BCACHE_REC_LEN != 0)
-		return -EBADMSG;
+	rc = snapshot_structure(data, len, &body, &count, &id);
+	if (rc < 0)
+		return rc;
 	if (count > max_entries)
 		return -E2BIG;
 
@@ -648,4 +706,205 @@ int bcache_deserialize(struct bcache **out, const void *data, size_t len, size_t
 fail:
 	bcache_free(bc);
 	return rc;
+}
+
+/* --- journal -------------------------------------------------------------------------- */
+
+/* Bytes of the journal header covered by its checksum (and seeding every record's). */
+#define JHDR_SIGNED 28
+
+static void write_journal_header(struct writer *w, const struct bcache_snapshot_id *id)
+{
+	writer_bytes(w, BCACHE_JOURNAL_MAGIC, 8);
+	writer_be16(w, BCACHE_JOURNAL_VERSION);
+	writer_be16(w, BCACHE_JOURNAL_REC_LEN);
+	writer_be64(w, id->saved_at);
+	writer_be32(w, id->crc);
+	writer_be32(w, 0);
+}
+
+/* The checksum of the signed part of the header for id: the seed of every record's. */
+static uint32_t journal_seed(const struct bcache_snapshot_id *id)
+{
+	uint8_t hdr[JHDR_SIGNED];
+	struct writer w;
+
+	writer_init(&w, hdr, sizeof(hdr));
+	write_journal_header(&w, id);
+	return bcache_crc32(0, hdr, sizeof(hdr));
+}
+
+int bcache_journal_header(struct writer *w, const struct bcache_snapshot_id *id)
+{
+	if (!w || !id)
+		return -EINVAL;
+	if (writer_room(w) < BCACHE_JOURNAL_HDR_LEN)
+		return -ENOSPC;
+	write_journal_header(w, id);
+	writer_be32(w, journal_seed(id));
+	return writer_ok(w) ? BCACHE_JOURNAL_HDR_LEN : -ENOSPC;
+}
+
+int bcache_journal_record(const struct bcache *bc, struct in_addr hoa,
+			  const struct bcache_snapshot_id *id, struct writer *w,
+			  mm_time_ns now_mono, mm_time_ns now_real)
+{
+	uint8_t *view;
+	size_t start;
+	uint32_t idx;
+
+	if (!bc || !id || !w)
+		return -EINVAL;
+	idx = find_index(bc, hoa);
+	if (idx == NO_INDEX)
+		return -ENOENT;
+	if (writer_room(w) < BCACHE_JOURNAL_REC_LEN)
+		return -ENOSPC;
+	start = writer_len(w);
+	write_entry(w, &bc->ent[idx], now_mono, now_real);
+	writer_be32(w, id->crc);
+	if (!writer_view(w, start, BCACHE_JOURNAL_REC_LEN - 4, &view))
+		return -ENOSPC;
+	writer_be32(w, bcache_crc32(journal_seed(id), view, BCACHE_JOURNAL_REC_LEN - 4));
+	return writer_ok(w) ? BCACHE_JOURNAL_REC_LEN : -ENOSPC;
+}
+
+int bcache_journal_check(const void *data, size_t len, const struct bcache_snapshot_id *id)
+{
+	struct bcache_snapshot_id got;
+	struct reader r;
+	uint8_t magic[8];
+	uint16_t version, rec_len;
+	uint32_t reserved, crc;
+
+	if ((!data && len) || !id)
+		return -EINVAL;
+	if (len < BCACHE_JOURNAL_HDR_LEN)
+		return -ENODATA;
+	reader_init(&r, data, BCACHE_JOURNAL_HDR_LEN);
+	if (!reader_copy(&r, magic, sizeof(magic)) || !reader_be16(&r, &version) ||
+	    !reader_be16(&r, &rec_len) || !reader_be64(&r, &got.saved_at) ||
+	    !reader_be32(&r, &got.crc) || !reader_be32(&r, &reserved) || !reader_be32(&r, &crc) ||
+	    !reader_done(&r))
+		return -EBADMSG;
+	if (memcmp(magic, BCACHE_JOURNAL_MAGIC, 8) != 0 ||
+	    bcache_crc32(0, data, JHDR_SIGNED) != crc)
+		return -EBADMSG;
+	if (version != BCACHE_JOURNAL_VERSION)
+		return -EPROTONOSUPPORT;
+	if (rec_len != BCACHE_JOURNAL_REC_LEN || reserved != 0)
+		return -EBADMSG;
+	if (got.saved_at != id->saved_at || got.crc != id->crc)
+		return -ESTALE;
+	return 0;
+}
+
+/* Set hoa's entry to the state of rec (which passed record_valid()). */
+static int apply_record(struct bcache *bc, struct record *rec, mm_time_ns now_mono,
+			mm_time_ns now_real, bool *expired)
+{
+	struct mip4_binding *e;
+	uint32_t idx;
+	int err = 0;
+
+	idx = get_or_add(bc, rec->b.home_addr, &err);
+	if (idx == NO_INDEX)
+		return err;
+	e = &bc->ent[idx];
+	/* §5.7.1: the replay state only moves forward, whatever a record says. */
+	if ((rec->b.state & BCACHE_S_REPLAY) &&
+	    (!(e->state & BCACHE_S_REPLAY) ||
+	     (int64_t)(rec->b.replay_ident - e->replay_ident) > 0)) {
+		e->replay_ident = rec->b.replay_ident;
+		e->state |= BCACHE_S_REPLAY;
+	}
+	if ((rec->b.state & BCACHE_S_ACTIVE) && rec->exp_real > now_real) {
+		int rc;
+
+		rec->b.registered_at = real_to_mono(rec->reg_real, now_mono, now_real);
+		rec->b.expires_at = real_to_mono(rec->exp_real, now_mono, now_real);
+		rc = bcache_bind(bc, &rec->b, NULL);
+		if (rc < 0)
+			return rc;
+		bc->ent[idx].registrations = rec->b.registrations;
+		return 0;
+	}
+	if (rec->b.state & BCACHE_S_ACTIVE)
+		*expired = true;
+	if (bc->ent[idx].state & BCACHE_S_ACTIVE)
+		end_binding(bc, idx, NULL);
+	return 0;
+}
+
+/* The record at data[off..off + BCACHE_JOURNAL_REC_LEN): 1 when it belongs to this journal
+ * (its snapshot CRC matches) and verifies, 0 when it belongs to another one (or is zeros),
+ * -EBADMSG when it is this journal's but does not verify. */
+static int journal_record_at(const uint8_t *data, size_t off, uint32_t seed,
+			     const struct bcache_snapshot_id *id, struct record *rec)
+{
+	struct reader r;
+	uint32_t tag, crc;
+
+	reader_init(&r, data + off, BCACHE_JOURNAL_REC_LEN);
+	if (!read_record(&r, rec) || !reader_be32(&r, &tag) || !reader_be32(&r, &crc))
+		return -EBADMSG;
+	if (tag != id->crc)
+		return 0;
+	if (bcache_crc32(seed, data + off, BCACHE_JOURNAL_REC_LEN - 4) != crc ||
+	    !record_valid(rec))
+		return -EBADMSG;
+	return 1;
+}
+
+int bcache_journal_replay(struct bcache *bc, const void *data, size_t len,
+			  const struct bcache_snapshot_id *id, mm_time_ns now_mono,
+			  mm_time_ns now_real, struct bcache_journal_result *res)
+{
+	const uint8_t *p = data;
+	struct bcache_journal_result out;
+	uint32_t seed;
+	size_t off;
+	int rc;
+
+	if (!bc || !res)
+		return -EINVAL;
+	rc = bcache_journal_check(data, len, id);
+	if (rc < 0)
+		return rc;
+	memset(&out, 0, sizeof(out));
+	seed = journal_seed(id);
+	for (off = BCACHE_JOURNAL_HDR_LEN;; off += BCACHE_JOURNAL_REC_LEN) {
+		struct record rec;
+		bool expired = false;
+
+		if (len - off < BCACHE_JOURNAL_REC_LEN) {
+			out.why = len == off ? BCACHE_JOURNAL_END : BCACHE_JOURNAL_TORN;
+			break;
+		}
+		rc = journal_record_at(p, off, seed, id, &rec);
+		if (rc == 0) {
+			out.why = BCACHE_JOURNAL_END;
+			break;
+		}
+		if (rc < 0) {
+			out.why = BCACHE_JOURNAL_BAD;
+			for (size_t o = off + BCACHE_JOURNAL_REC_LEN;
+			     len - o >= BCACHE_JOURNAL_REC_LEN; o += BCACHE_JOURNAL_REC_LEN)
+				if (journal_record_at(p, o, seed, id, &rec) == 1)
+					out.later_valid++;
+			break;
+		}
+		rc = apply_record(bc, &rec, now_mono, now_real, &expired);
+		if (rc < 0) {
+			out.why = BCACHE_JOURNAL_BAD;
+			out.end = off;
+			*res = out;
+			return rc;
+		}
+		out.applied++;
+		out.expired += expired;
+	}
+	out.end = off;
+	*res = out;
+	return 0;
 }

@@ -10,12 +10,13 @@
  *    registration replaces the old one): care-of address, effective tunnel endpoint,
  *    encapsulation, granted lifetime and expiry.
  *
- * Shape, sized for a million mobile nodes in well under 256 MB (about 80 MB):
+ * Shape, sized for a million mobile nodes in well under 256 MB (about 90 MB):
  *  - entries live in one dense array of 64-byte records (no per-entry allocation);
  *  - an open-addressing hash table (linear probing, load <= 1/2) of 32-bit indices into
  *    that array finds a home address without allocating;
- *  - a binary min-heap of indices ordered by expiry gives the next expiry in O(1) and
- *    removes or reschedules a binding in O(log n).
+ *  - a binary min-heap of (expiry, index) pairs gives the next expiry in O(1) and removes
+ *    or reschedules a binding in O(log n) (the expiry is in the heap node, so that a
+ *    renewal's O(log n) comparisons stay inside the heap array).
  * Entries are never removed (only their binding), so indices are stable; the number of
  * entries is bounded by max_entries, and only authenticated mobile nodes create one.
  *
@@ -166,5 +167,92 @@ int bcache_deserialize(struct bcache **out, const void *data, size_t len, size_t
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()) of data, continuing from crc (0 to
  * start). Exposed for tests. */
 uint32_t bcache_crc32(uint32_t crc, const void *data, size_t len);
+
+/* --- journal: single entries appended after a snapshot --------------------------------- */
+
+/* Writing the whole cache before every reply costs a file of 56 bytes per mobile node; the
+ * journal costs 64 bytes per change. The snapshot (format above) and a journal that
+ * continues it, format version 1 (all integers big-endian):
+ *	header, 32 bytes:
+ *		magic "MIP4HAJL" (8) | version (2) = 1 | record length (2) = 64 |
+ *		snapshot saved-at (8) | snapshot CRC-32 (4)   (the id of the snapshot it continues:
+ *		                                               its header field and its trailer) |
+ *		reserved (4) = 0 | CRC-32 of the 28 bytes before (4)
+ *	records, 64 bytes each:
+ *		the entry's state after the change, as one snapshot record (56, same layout and
+ *		rules) | snapshot CRC-32 again (4) | CRC-32 of header[0..28) followed by the 60
+ *		bytes before (4)
+ * A record is the whole state of one entry, so applying it is idempotent and the last one
+ * for a home address wins. A journal is only applied on top of the snapshot it names: one
+ * that names another (older) snapshot is ignored, since a snapshot is only written with
+ * everything the journal held (applying older records would roll Identifications back,
+ * RFC 5944 §5.7.1). The first record that is short (a torn write), or whose checksum or
+ * values are wrong, ends the journal: nothing after it is applied (it was never
+ * acknowledged, since replies wait for the journal to be on disk). The repeated snapshot
+ * CRC tells a record left over from an earlier journal in a file that is overwritten in
+ * place (which is cheaper to sync than appending) from a damaged one; it is also covered by
+ * the seeded checksum, so such a record never verifies.
+ */
+#define BCACHE_JOURNAL_MAGIC "MIP4HAJL"
+#define BCACHE_JOURNAL_VERSION 1
+#define BCACHE_JOURNAL_HDR_LEN 32
+#define BCACHE_JOURNAL_REC_LEN 64
+
+/* Which snapshot a journal continues. */
+struct bcache_snapshot_id {
+	uint64_t saved_at;   /* the snapshot's "saved at" field */
+	uint32_t crc;        /* its CRC-32 trailer */
+};
+
+/* The id of the snapshot in data (checked as bcache_deserialize() does for structure and
+ * checksum, not for the records' values): 0, -EBADMSG, -EPROTONOSUPPORT. */
+int bcache_snapshot_id(const void *data, size_t len, struct bcache_snapshot_id *out);
+
+/* Append a journal header for snapshot id to w: BCACHE_JOURNAL_HDR_LEN bytes or -ENOSPC
+ * (nothing written). */
+int bcache_journal_header(struct writer *w, const struct bcache_snapshot_id *id);
+
+/* Append the journal record of hoa's entry, as it is now, to w (times converted as
+ * bcache_serialize() does). BCACHE_JOURNAL_REC_LEN bytes, or -ENOENT (no entry for hoa),
+ * -ENOSPC (nothing written). */
+int bcache_journal_record(const struct bcache *bc, struct in_addr hoa,
+			  const struct bcache_snapshot_id *id, struct writer *w,
+			  mm_time_ns now_mono, mm_time_ns now_real);
+
+/* How bcache_journal_replay() ended. */
+enum bcache_journal_end {
+	BCACHE_JOURNAL_END = 0,   /* end of the data, or a record of an earlier journal (or
+	                           * zeros): the clean end */
+	BCACHE_JOURNAL_TORN,      /* a partial record at the end of the data */
+	BCACHE_JOURNAL_BAD,       /* a whole record of this journal with a bad checksum or bad
+	                           * values, or one that cannot be added (cache full) */
+};
+
+struct bcache_journal_result {
+	size_t applied;          /* records applied */
+	size_t expired;          /* of those, bindings already over (loaded as ended) */
+	size_t end;              /* offset of the first byte not applied */
+	enum bcache_journal_end why;
+	size_t later_valid;      /* BAD: records after the bad one that do verify (corruption
+	                          * in the middle rather than a torn tail): not applied */
+};
+
+/* Check a journal header against snapshot id: 0 when it continues that snapshot, -ESTALE
+ * when it names another one, -ENODATA when data is shorter than a header (an empty file),
+ * -EBADMSG for a bad magic, length or header checksum, -EPROTONOSUPPORT for another
+ * version. */
+int bcache_journal_check(const void *data, size_t len, const struct bcache_snapshot_id *id);
+
+/* Apply the records of the journal in data (header included) to bc, in order, each one
+ * setting its entry to the recorded state: the replay state (never moved back: a recorded
+ * Identification that is not after the one held is kept out), and the binding, which is
+ * installed, replaced or ended; a binding whose expiry is not after now_real is ended and
+ * counted in res->expired. Stops at the first record that does not verify (res says
+ * where and why). Returns 0 with *res filled; the header errors of bcache_journal_check()
+ * with bc untouched; -ENOSPC or -ENOMEM when an entry cannot be added, with the records
+ * before it applied and *res describing them (why = BAD). */
+int bcache_journal_replay(struct bcache *bc, const void *data, size_t len,
+			  const struct bcache_snapshot_id *id, mm_time_ns now_mono,
+			  mm_time_ns now_real, struct bcache_journal_result *res);
 
 #endif

@@ -634,6 +634,7 @@ int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 		goto done;
 	}
 	out->state_changed = true;
+	out->home_addr = q->req.home_addr;
 
 	/* 4.-5. */
 	check_and_apply(q);
@@ -737,4 +738,23 @@ int ha_engine_load(struct ha_engine *ha, const void *data, size_t len, size_t *e
 	bcache_free(ha->bc);
 	ha->bc = bc;
 	return 0;
+}
+
+int ha_engine_journal_record(const struct ha_engine *ha, struct in_addr hoa,
+			     const struct bcache_snapshot_id *id, struct writer *w)
+{
+	if (!ha)
+		return -EINVAL;
+	return bcache_journal_record(ha->bc, hoa, id, w, clock_now(ha->cfg.clock),
+				     realtime_now(ha));
+}
+
+int ha_engine_journal_replay(struct ha_engine *ha, const void *data, size_t len,
+			     const struct bcache_snapshot_id *id,
+			     struct bcache_journal_result *res)
+{
+	if (!ha)
+		return -EINVAL;
+	return bcache_journal_replay(ha->bc, data, len, id, clock_now(ha->cfg.clock),
+				     realtime_now(ha), res);
 }

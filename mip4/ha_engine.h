@@ -121,6 +121,9 @@ struct ha_event {
 struct ha_actions {
 	/* Bindings or replay state changed: persist the cache before sending the reply. */
 	bool state_changed;
+	/* The mobile node whose entry a request changed (set with state_changed by
+	 * ha_engine_request(); the events name the entries of expiry and keepalives). */
+	struct in_addr home_addr;
 	unsigned nevents;
 	struct ha_event events[HA_EVENTS_MAX];
 
@@ -213,6 +216,16 @@ int ha_engine_save(const struct ha_engine *ha, struct writer *w);
  * bindings are dropped (replay state kept) and counted in *expired (may be NULL). Nothing is
  * logged: the caller knows the file. The caller then walks the bindings to reinstall them. */
 int ha_engine_load(struct ha_engine *ha, const void *data, size_t len, size_t *expired);
+
+/* The journal (format in bcache.h): the record of hoa's entry as it is now, appended to w
+ * (bcache_journal_record() through the engine's clocks); every entry a change touched is
+ * out->home_addr and the events' bindings. And replaying a journal onto the cache loaded
+ * from snapshot id (bcache_journal_replay()). Nothing is logged. */
+int ha_engine_journal_record(const struct ha_engine *ha, struct in_addr hoa,
+			     const struct bcache_snapshot_id *id, struct writer *w);
+int ha_engine_journal_replay(struct ha_engine *ha, const void *data, size_t len,
+			     const struct bcache_snapshot_id *id,
+			     struct bcache_journal_result *res);
 
 const char *ha_event_kind_name(enum ha_event_kind kind);
 const char *mip4_encap_name(enum mip4_encap encap);

@@ -214,6 +214,18 @@ static void test_persist(void)
 	unsigned bad = 0;
 
 	CHECK_EQ_U64(bcache_crc32(0, "123456789", 9), 0xCBF43926);   /* the CRC-32 check value */
+	/* Longer inputs, unaligned, continued: values from Python's zlib.crc32() over the bytes
+	 * (7 i + 3) mod 256, i = 0..999 (whole, first 13, 64 from offset 5). */
+	{
+		uint8_t pat[1000];
+
+		for (size_t i = 0; i < sizeof(pat); i++)
+			pat[i] = (uint8_t)(i * 7 + 3);
+		CHECK_EQ_U64(bcache_crc32(0, pat, sizeof(pat)), 0x17bc2a46);
+		CHECK_EQ_U64(bcache_crc32(0, pat, 13), 0xa97ad5c1);
+		CHECK_EQ_U64(bcache_crc32(0, pat + 5, 64), 0xfa00fa26);
+		CHECK_EQ_U64(bcache_crc32(bcache_crc32(0, pat, 333), pat + 333, 667), 0x17bc2a46);
+	}
 
 	b = mk(A("198.18.1.100"), A("198.18.11.10"), mono0 - MM_SEC(20), 300);
 	b.ident = 0xabcdef0123456789ull;
@@ -356,6 +368,406 @@ static void test_persist(void)
 	free(buf);
 }
 
+/* --- journal ------------------------------------------------------------------------- */
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* The snapshot record of hoa (56 bytes) in a snapshot, or NULL. */
+static const uint8_t *snap_record(const uint8_t *snap, size_t len, struct in_addr hoa)
+{
+	for (size_t off = BCACHE_HDR_LEN; off + BCACHE_REC_LEN + 4 <= len; off += BCACHE_REC_LEN)
+		if (be32_at(snap + off) == ntohl(hoa.s_addr))
+			return snap + off;
+	return NULL;
+}
+
+/* A journal: header for id, then the records of hoas[0..n) as they are in bc now. */
+struct jbuf {
+	uint8_t b[4096];
+	size_t len;
+};
+
+static void j_start(struct jbuf *j, const struct bcache_snapshot_id *id)
+{
+	struct writer w;
+
+	writer_init(&w, j->b, sizeof(j->b));
+	CHECK_EQ_U64(bcache_journal_header(&w, id), BCACHE_JOURNAL_HDR_LEN);
+	j->len = writer_len(&w);
+}
+
+static void j_add(struct jbuf *j, const struct bcache *bc, struct in_addr hoa,
+		  const struct bcache_snapshot_id *id, mm_time_ns mono, mm_time_ns real)
+{
+	struct writer w;
+
+	writer_init(&w, j->b + j->len, sizeof(j->b) - j->len);
+	CHECK_EQ_U64(bcache_journal_record(bc, hoa, id, &w, mono, real), BCACHE_JOURNAL_REC_LEN);
+	j->len += BCACHE_JOURNAL_REC_LEN;
+}
+
+/* bc restored from snapshot buf plus journal j (all of it applied or not). */
+static struct bcache *restore(const uint8_t *buf, size_t len, const uint8_t *j, size_t jlen,
+			      mm_time_ns mono, mm_time_ns real, struct bcache_journal_result *res,
+			      int *rc)
+{
+	struct bcache *bc = NULL;
+	struct bcache_snapshot_id id;
+
+	if (bcache_deserialize(&bc, buf, len, 100, mono, real, NULL) < 0 ||
+	    bcache_snapshot_id(buf, len, &id) < 0)
+		return NULL;
+	memset(res, 0xee, sizeof(*res));
+	*rc = bcache_journal_replay(bc, j, jlen, &id, mono, real, res);
+	return bc;
+}
+
+/* Two caches hold the same entries with the same values (as a snapshot shows them). */
+static bool same(const struct bcache *a, const struct bcache *b, mm_time_ns mono,
+		 mm_time_ns real)
+{
+	size_t la = bcache_serialized_len(a), lb = bcache_serialized_len(b);
+	uint8_t *x = malloc(la), *y = malloc(lb);
+	struct writer wa, wb;
+	bool eq;
+
+	writer_init(&wa, x, la);
+	writer_init(&wb, y, lb);
+	eq = bcache_serialize(a, &wa, mono, real) == (int)la &&
+	     bcache_serialize(b, &wb, mono, real) == (int)lb && la == lb &&
+	     memcmp(x, y, la) == 0;
+
+	free(x);
+	free(y);
+	return eq;
+}
+
+static void test_journal(void)
+{
+	const mm_time_ns real0 = MM_SEC(1763856000), mono0 = MM_SEC(1000);
+	const struct in_addr a = A("198.18.1.100"), b2 = A("198.18.1.101"),
+			     c = A("198.18.1.102"), d = A("198.18.1.103");
+	struct bcache *bc = bcache_new(100), *got, *old_state;
+	struct bcache_snapshot_id id, id2, other;
+	struct bcache_journal_result res;
+	struct mip4_binding b;
+	const struct mip4_binding *e;
+	struct jbuf j, j1;
+	size_t len, len2;
+	uint8_t *snap, *snap2, hdr[BCACHE_JOURNAL_HDR_LEN];
+	struct writer w;
+	unsigned bad = 0;
+	int rc;
+
+	/* The snapshot: a bound (IP-in-IP), b2 bound (UDP, forced), c replay only. */
+	b = mk(a, A("198.18.11.10"), mono0 - MM_SEC(20), 300);
+	bcache_set_replay(bc, a, 0x1000);
+	bcache_bind(bc, &b, NULL);
+	b = mk(b2, A("198.18.77.2"), mono0 - MM_SEC(5), 100);
+	b.encap = MIP4_ENCAP_UDP;
+	b.ep_addr = A("198.18.200.1");
+	b.ep_port = 1234;
+	b.state = BCACHE_S_FORCED;
+	bcache_set_replay(bc, b2, 0x2000);
+	bcache_bind(bc, &b, NULL);
+	bcache_set_replay(bc, c, 0x3000);
+	snap = save(bc, &len, mono0, real0);
+
+	/* Its id: the saved-at field and the CRC trailer, read from the bytes here. */
+	CHECK_EQ_U64(bcache_snapshot_id(snap, len, &id), 0);
+	CHECK_EQ_U64(id.saved_at, real0);
+	CHECK_EQ_U64(id.crc, be32_at(snap + len - 4));
+	snap[20] ^= 1;
+	CHECK_EQ_U64(bcache_snapshot_id(snap, len, &other), (uint64_t)-EBADMSG);
+	snap[20] ^= 1;
+
+	/* The header: layout, and how it is checked. */
+	j_start(&j, &id);
+	CHECK_MEM(j.b, BCACHE_JOURNAL_MAGIC, 8);
+	CHECK_EQ_U64(be32_at(j.b + 8), (uint32_t)BCACHE_JOURNAL_VERSION << 16 | 64);
+	CHECK_EQ_U64(be32_at(j.b + 12), (uint32_t)(real0 >> 32));
+	CHECK_EQ_U64(be32_at(j.b + 16), (uint32_t)real0);
+	CHECK_EQ_U64(be32_at(j.b + 20), id.crc);
+	CHECK_EQ_U64(be32_at(j.b + 24), 0);
+	CHECK_EQ_U64(be32_at(j.b + 28), bcache_crc32(0, j.b, 28));
+	CHECK_EQ_U64(bcache_journal_check(j.b, j.len, &id), 0);
+	other = id;
+	other.saved_at++;
+	CHECK_EQ_U64(bcache_journal_check(j.b, j.len, &other), (uint64_t)-ESTALE);
+	other = id;
+	other.crc ^= 1;
+	CHECK_EQ_U64(bcache_journal_check(j.b, j.len, &other), (uint64_t)-ESTALE);
+	CHECK_EQ_U64(bcache_journal_check(j.b, 31, &id), (uint64_t)-ENODATA);
+	CHECK_EQ_U64(bcache_journal_check(j.b, 0, &id), (uint64_t)-ENODATA);
+	for (size_t i = 0; i < BCACHE_JOURNAL_HDR_LEN * 8; i++) {
+		j.b[i / 8] ^= (uint8_t)(1u << (i % 8));
+		CHECK_LOOP(bcache_journal_check(j.b, j.len, &id) == -EBADMSG, bad);
+		j.b[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	CHECK_EQ_U64(bad, 0);
+	j.b[9] = 2;
+	put_be32(j.b + 28, bcache_crc32(0, j.b, 28));
+	CHECK_EQ_U64(bcache_journal_check(j.b, j.len, &id), (uint64_t)-EPROTONOSUPPORT);
+	j_start(&j, &id);
+	writer_init(&w, hdr, 31);
+	CHECK_EQ_U64(bcache_journal_header(&w, &id), (uint64_t)-ENOSPC);
+	CHECK_EQ_U64(writer_len(&w), 0);
+
+	/* Changes after the snapshot, one record each, 10 s later: a renewed (new
+	 * Identification, lifetime, expiry), b2 deregistered, d new, c's replay state moved. */
+	old_state = restore(snap, len, NULL, 0, mono0, real0, &res, &rc);
+	CHECK_EQ_U64(rc, (uint64_t)-ENODATA);      /* no journal at all */
+	CHECK(old_state && same(old_state, bc, mono0, real0));
+	b = mk(a, A("198.18.11.10"), mono0 + MM_SEC(10), 600);
+	b.ident = 0x1001;
+	bcache_set_replay(bc, a, 0x1001);
+	bcache_bind(bc, &b, NULL);
+	j_add(&j, bc, a, &id, mono0 + MM_SEC(10), real0 + MM_SEC(10));
+	bcache_set_replay(bc, b2, 0x2001);
+	bcache_unbind(bc, b2, NULL);
+	j_add(&j, bc, b2, &id, mono0 + MM_SEC(10), real0 + MM_SEC(10));
+	b = mk(d, A("198.18.44.4"), mono0 + MM_SEC(10), 60);
+	bcache_set_replay(bc, d, 0x4000);
+	bcache_bind(bc, &b, NULL);
+	j_add(&j, bc, d, &id, mono0 + MM_SEC(10), real0 + MM_SEC(10));
+	bcache_set_replay(bc, c, 0x3001);
+	j_add(&j, bc, c, &id, mono0 + MM_SEC(10), real0 + MM_SEC(10));
+	CHECK_EQ_U64(j.len, BCACHE_JOURNAL_HDR_LEN + 4 * BCACHE_JOURNAL_REC_LEN);
+	writer_init(&w, hdr, 63);
+	CHECK_EQ_U64(bcache_journal_record(bc, a, &id, &w, mono0, real0), (uint64_t)-ENOSPC);
+	CHECK_EQ_U64(writer_len(&w), 0);
+	writer_init(&w, hdr, 0);
+	CHECK_EQ_U64(bcache_journal_record(bc, A("198.18.9.9"), &id, &w, mono0, real0),
+		     (uint64_t)-ENOENT);
+
+	/* A record is the entry's snapshot record, the snapshot's CRC, and a CRC-32 seeded
+	 * with the header. */
+	snap2 = save(bc, &len2, mono0 + MM_SEC(10), real0 + MM_SEC(10));
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *r = j.b + BCACHE_JOURNAL_HDR_LEN + i * BCACHE_JOURNAL_REC_LEN;
+		const uint8_t *sr = snap_record(snap2, len2, (struct in_addr){ htonl(be32_at(r)) });
+
+		CHECK_LOOP(sr && memcmp(r, sr, BCACHE_REC_LEN) == 0, bad);
+		CHECK_LOOP(be32_at(r + 56) == id.crc, bad);
+		CHECK_LOOP(be32_at(r + 60) == bcache_crc32(bcache_crc32(0, j.b, 28), r, 60), bad);
+	}
+	CHECK_EQ_U64(bad, 0);
+	free(snap2);
+
+	/* Load: snapshot + journal = the cache as it is, 5 s later (ages carried over). */
+	got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res, &rc);
+	CHECK_EQ_U64(rc, 0);
+	CHECK_EQ_U64(res.applied, 4);
+	CHECK_EQ_U64(res.expired, 0);
+	CHECK_EQ_U64(res.why, BCACHE_JOURNAL_END);
+	CHECK_EQ_U64(res.end, j.len);
+	CHECK(got && same(got, bc, mono0 + MM_SEC(15), real0 + MM_SEC(15)));
+	CHECK_EQ_U64(bcache_count(got), 2);
+	e = bcache_lookup(got, a);
+	CHECK(e && e->ident == 0x1001 && e->lifetime == 600 && e->registrations == 2 &&
+	      e->expires_at == mono0 + MM_SEC(610));
+	e = bcache_get(got, b2);
+	CHECK(e && !mip4_binding_active(e) && e->replay_ident == 0x2001);
+	CHECK(bcache_get(got, c) && bcache_get(got, c)->replay_ident == 0x3001);
+	CHECK_EQ_U64(bcache_next_expiry(got), mono0 + MM_SEC(70));
+	bcache_free(got);
+
+	/* Applied twice: the same (a record is a state, not a delta). */
+	got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res, &rc);
+	CHECK_EQ_U64(bcache_journal_replay(got, j.b, j.len, &id, mono0 + MM_SEC(15),
+					   real0 + MM_SEC(15), &res), 0);
+	CHECK(got && same(got, bc, mono0 + MM_SEC(15), real0 + MM_SEC(15)));
+	bcache_free(got);
+
+	/* 61 s later d's 60 s binding is over: loaded as ended, replay state kept. */
+	got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(71), real0 + MM_SEC(71), &res, &rc);
+	CHECK(rc == 0 && res.applied == 4 && res.expired == 1);
+	CHECK(got && bcache_lookup(got, d) == NULL && bcache_get(got, d) &&
+	      bcache_get(got, d)->replay_ident == 0x4000);
+	bcache_free(got);
+
+	/* A torn tail (the last record half written): the records before it only. */
+	got = restore(snap, len, j.b, j.len - 30, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res,
+		      &rc);
+	CHECK(rc == 0 && res.applied == 3 && res.why == BCACHE_JOURNAL_TORN &&
+	      res.end == BCACHE_JOURNAL_HDR_LEN + 3 * BCACHE_JOURNAL_REC_LEN);
+	CHECK(got && bcache_get(got, c)->replay_ident == 0x3000);
+	bcache_free(got);
+
+	/* Every truncation applies exactly the whole records before the cut. */
+	for (size_t n = BCACHE_JOURNAL_HDR_LEN; n <= j.len; n++) {
+		got = restore(snap, len, j.b, n, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res, &rc);
+		CHECK_LOOP(got && rc == 0 &&
+			   res.applied == (n - BCACHE_JOURNAL_HDR_LEN) / BCACHE_JOURNAL_REC_LEN &&
+			   res.why == ((n - BCACHE_JOURNAL_HDR_LEN) % BCACHE_JOURNAL_REC_LEN
+				       ? BCACHE_JOURNAL_TORN : BCACHE_JOURNAL_END), bad);
+		bcache_free(got);
+	}
+	CHECK_EQ_U64(bad, 0);
+
+	/* A bad CRC in the middle (record 2): the journal ends there; records 3 and 4 verify
+	 * but are not applied. */
+	j.b[BCACHE_JOURNAL_HDR_LEN + BCACHE_JOURNAL_REC_LEN + 13] ^= 0x40;
+	got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res, &rc);
+	CHECK(rc == 0 && res.applied == 1 && res.why == BCACHE_JOURNAL_BAD &&
+	      res.end == BCACHE_JOURNAL_HDR_LEN + BCACHE_JOURNAL_REC_LEN && res.later_valid == 2);
+	CHECK(got && bcache_lookup(got, a) && bcache_lookup(got, a)->ident == 0x1001);
+	CHECK(got && bcache_lookup(got, b2) != NULL && bcache_get(got, d) == NULL &&
+	      bcache_get(got, c)->replay_ident == 0x3000);
+	bcache_free(got);
+	j.b[BCACHE_JOURNAL_HDR_LEN + BCACHE_JOURNAL_REC_LEN + 13] ^= 0x40;
+
+	/* Every single-bit flip in the records: nothing from the flipped record on. */
+	for (size_t i = BCACHE_JOURNAL_HDR_LEN * 8; i < j.len * 8; i++) {
+		size_t rec = (i / 8 - BCACHE_JOURNAL_HDR_LEN) / BCACHE_JOURNAL_REC_LEN;
+
+		j.b[i / 8] ^= (uint8_t)(1u << (i % 8));
+		got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(15), real0 + MM_SEC(15), &res,
+			      &rc);
+		CHECK_LOOP(got && rc == 0 && res.applied == rec &&
+			   res.end == BCACHE_JOURNAL_HDR_LEN + rec * BCACHE_JOURNAL_REC_LEN, bad);
+		bcache_free(got);
+		j.b[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	CHECK_EQ_U64(bad, 0);
+
+	/* A record with a valid checksum but bad values (an unknown state bit) is bad too. */
+	{
+		uint8_t *r = j.b + BCACHE_JOURNAL_HDR_LEN + 2 * BCACHE_JOURNAL_REC_LEN;
+		uint8_t keep = r[18];
+
+		r[18] |= 0x80;
+		put_be32(r + 60, bcache_crc32(bcache_crc32(0, j.b, 28), r, 60));
+		got = restore(snap, len, j.b, j.len, mono0 + MM_SEC(15), real0 + MM_SEC(15),
+			      &res, &rc);
+		CHECK(rc == 0 && res.applied == 2 && res.why == BCACHE_JOURNAL_BAD &&
+		      res.later_valid == 1);
+		bcache_free(got);
+		r[18] = keep;
+		put_be32(r + 60, bcache_crc32(bcache_crc32(0, j.b, 28), r, 60));
+	}
+
+	/* A record of another journal, or zeros: the clean end. */
+	{
+		struct jbuf z = j;
+
+		memset(z.b + BCACHE_JOURNAL_HDR_LEN + 3 * BCACHE_JOURNAL_REC_LEN, 0,
+		       BCACHE_JOURNAL_REC_LEN);
+		got = restore(snap, len, z.b, z.len, mono0 + MM_SEC(15), real0 + MM_SEC(15),
+			      &res, &rc);
+		CHECK(rc == 0 && res.applied == 3 && res.why == BCACHE_JOURNAL_END &&
+		      res.later_valid == 0);
+		bcache_free(got);
+	}
+
+	/* A cache too small for the new entry d: the records before it are applied. */
+	{
+		struct bcache *small = NULL;
+
+		CHECK_EQ_U64(bcache_deserialize(&small, snap, len, 3, mono0, real0, NULL), 0);
+		rc = bcache_journal_replay(small, j.b, j.len, &id, mono0, real0, &res);
+		CHECK_EQ_U64(rc, (uint64_t)-ENOSPC);
+		CHECK(res.applied == 2 && res.why == BCACHE_JOURNAL_BAD &&
+		      res.end == BCACHE_JOURNAL_HDR_LEN + 2 * BCACHE_JOURNAL_REC_LEN);
+		bcache_free(small);
+	}
+
+	/* Compaction: a new snapshot (a's renewal in it) and a new journal that continues
+	 * it, written over the old one in place: only the new journal's record counts; the
+	 * old ones after it are recognised and end it cleanly. */
+	j1 = j;
+	b = mk(a, A("198.18.11.10"), mono0 + MM_SEC(20), 600);
+	b.ident = 0x1002;
+	bcache_set_replay(bc, a, 0x1002);
+	bcache_bind(bc, &b, NULL);
+	snap2 = save(bc, &len2, mono0 + MM_SEC(20), real0 + MM_SEC(20));
+	CHECK_EQ_U64(bcache_snapshot_id(snap2, len2, &id2), 0);
+	CHECK(id2.saved_at != id.saved_at && id2.crc != id.crc);
+	writer_init(&w, j.b, BCACHE_JOURNAL_HDR_LEN);
+	CHECK_EQ_U64(bcache_journal_header(&w, &id2), BCACHE_JOURNAL_HDR_LEN);
+	bcache_set_replay(bc, c, 0x3002);
+	j.len = BCACHE_JOURNAL_HDR_LEN;
+	j_add(&j, bc, c, &id2, mono0 + MM_SEC(20), real0 + MM_SEC(20));
+	got = NULL;
+	CHECK_EQ_U64(bcache_deserialize(&got, snap2, len2, 100, mono0 + MM_SEC(25),
+					real0 + MM_SEC(25), NULL), 0);
+	rc = bcache_journal_replay(got, j.b, j1.len, &id2, mono0 + MM_SEC(25),
+				   real0 + MM_SEC(25), &res);
+	CHECK(rc == 0 && res.applied == 1 && res.why == BCACHE_JOURNAL_END &&
+	      res.end == BCACHE_JOURNAL_HDR_LEN + BCACHE_JOURNAL_REC_LEN && res.later_valid == 0);
+	CHECK(got && same(got, bc, mono0 + MM_SEC(25), real0 + MM_SEC(25)));
+
+	/* The old journal (it continues the older snapshot) against the new snapshot: refused
+	 * whole, nothing changes; applying it would move a's Identification back to 0x1001. */
+	rc = bcache_journal_replay(got, j1.b, j1.len, &id2, mono0 + MM_SEC(25),
+				   real0 + MM_SEC(25), &res);
+	CHECK_EQ_U64(rc, (uint64_t)-ESTALE);
+	CHECK(same(got, bc, mono0 + MM_SEC(25), real0 + MM_SEC(25)));
+	CHECK(bcache_get(got, a)->replay_ident == 0x1002);
+
+	/* Even a record of this journal that carries an older Identification never moves the
+	 * replay state back (it does set the binding it records). */
+	j.len = BCACHE_JOURNAL_HDR_LEN;
+	j_add(&j, old_state, a, &id2, mono0 + MM_SEC(25), real0 + MM_SEC(25));
+	rc = bcache_journal_replay(got, j.b, j.len, &id2, mono0 + MM_SEC(25),
+				   real0 + MM_SEC(25), &res);
+	CHECK(rc == 0 && res.applied == 1);
+	e = bcache_get(got, a);
+	CHECK(e && e->replay_ident == 0x1002 && e->ident == 0x1234 && e->lifetime == 300);
+	bcache_free(got);
+
+	/* Hostile journals with valid checksums never crash; garbage never applies. */
+	for (int round = 0; round < 5000; round++) {
+		struct jbuf m = j1;
+		size_t nrec = (m.len - BCACHE_JOURNAL_HDR_LEN) / BCACHE_JOURNAL_REC_LEN;
+
+		for (int k = 0; k < 1 + (int)(rnd() % 4); k++) {
+			size_t r = rnd() % nrec;
+			uint8_t *p = m.b + BCACHE_JOURNAL_HDR_LEN + r * BCACHE_JOURNAL_REC_LEN;
+
+			p[rnd() % BCACHE_REC_LEN] = (uint8_t)rnd();
+			put_be32(p + 60, bcache_crc32(bcache_crc32(0, m.b, 28), p, 60));
+		}
+		got = restore(snap, len, m.b, m.len, mono0, real0, &res, &rc);
+		CHECK_LOOP(got && rc == 0 && res.applied <= nrec && res.why != BCACHE_JOURNAL_TORN,
+			   bad);
+		bcache_free(got);
+	}
+	CHECK_EQ_U64(bad, 0);
+	for (int round = 0; round < 2000; round++) {
+		struct jbuf g;
+
+		g.len = rnd() % 400;
+		for (size_t i = 0; i < g.len; i++)
+			g.b[i] = (uint8_t)rnd();
+		if (round & 1) {
+			writer_init(&w, g.b, sizeof(g.b));
+			bcache_journal_header(&w, &id);
+		}
+		got = restore(snap, len, g.b, g.len, mono0, real0, &res, &rc);
+		CHECK_LOOP(got && (rc < 0 ? same(got, old_state, mono0, real0)
+				   : res.applied == 0), bad);
+		bcache_free(got);
+	}
+	CHECK_EQ_U64(bad, 0);
+
+	bcache_free(old_state);
+	bcache_free(bc);
+	free(snap);
+	free(snap2);
+}
+
 static double secs(void)
 {
 	struct timespec ts;
@@ -429,6 +841,7 @@ int main(void)
 	test_basic();
 	test_expiry_order();
 	test_persist();
+	test_journal();
 	test_million();
 	return tap_done();
 }

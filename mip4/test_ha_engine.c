@@ -875,6 +875,136 @@ static void test_many_and_persist(void)
 	ha_engine_free(f.ha);
 }
 
+/* The journal (bcache.h): what each kind of change names for it, and a restart from an
+ * older snapshot plus the records of the changes since. */
+static void test_journal(void)
+{
+	struct fx f;
+	struct ha_engine *ha2;
+	struct bcache_snapshot_id id;
+	struct bcache_journal_result res;
+	const struct mip4_binding *b, *b2;
+	struct ha_rx_meta m;
+	uint8_t *snap, *s1, *s2, j[1024], denied[512], renewal[512];
+	size_t slen, l1, l2, nden, nren;
+	struct writer w, wj;
+	struct mip4_key k;
+	int n;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 434), 0);
+	CHECK(f.a.state_changed && f.a.home_addr.s_addr == ip(HOA).s_addr);
+
+	/* The snapshot the journal continues. */
+	slen = ha_engine_save_len(f.ha);
+	snap = malloc(slen);
+	writer_init(&w, snap, slen);
+	CHECK_EQ_U64(ha_engine_save(f.ha, &w), slen);
+	CHECK_EQ_U64(bcache_snapshot_id(snap, slen, &id), 0);
+	writer_init(&wj, j, sizeof(j));
+	CHECK_EQ_U64(bcache_journal_header(&wj, &id), BCACHE_JOURNAL_HDR_LEN);
+
+	/* 1. An expiry: the event names the entry. */
+	CHECK_EQ_U64(reg(&f, "198.18.1.102", COA1, 10, COA1, 434), 0);
+	CHECK_EQ_U64(ha_engine_journal_record(f.ha, f.a.home_addr, &id, &wj),
+		     BCACHE_JOURNAL_REC_LEN);
+	fx_advance(&f, MM_SEC(11));
+	CHECK_EQ_U64(ha_engine_expire(f.ha, f.mono.now_ns, &f.a), 1);
+	CHECK(f.a.events[0].binding.home_addr.s_addr == ip("198.18.1.102").s_addr);
+	CHECK_EQ_U64(ha_engine_journal_record(f.ha, f.a.events[0].binding.home_addr, &id, &wj),
+		     BCACHE_JOURNAL_REC_LEN);
+	CHECK_EQ_U64(ha_engine_journal_record(f.ha, ip("198.18.1.200"), &id, &wj),
+		     (uint64_t)-ENOENT);
+
+	/* 2. A move to another care-of address: HOA's record. */
+	nren = build(&(struct rq_opts){ .hoa = HOA, .coa = COA2, .lifetime = 200,
+					.flags = MIP4_REQ_D | MIP4_REQ_T, .ident = fresh(&f) },
+		     renewal, sizeof(renewal));
+	m = meta(COA2, 434);
+	CHECK_EQ_U64(handle(&f, renewal, nren, &m), 0);
+	CHECK(f.a.code == 0 && f.a.state_changed && f.a.home_addr.s_addr == ip(HOA).s_addr);
+	CHECK_EQ_U64(ha_engine_journal_record(f.ha, f.a.home_addr, &id, &wj),
+		     BCACHE_JOURNAL_REC_LEN);
+
+	/* 3. Denied after the Identification check (136: names another home agent): no
+	 * binding event, but HOA2's replay state changed and has to be journalled. */
+	nden = build(&(struct rq_opts){ .hoa = HOA2, .coa = COA1, .lifetime = 100,
+					.ha = "198.18.1.7", .ident = fresh(&f) },
+		     denied, sizeof(denied));
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, denied, nden, &m), 0);
+	CHECK(f.a.code == 136 && f.a.nevents == 0 && f.a.state_changed &&
+	      f.a.home_addr.s_addr == ip(HOA2).s_addr);
+	CHECK_EQ_U64(ha_engine_journal_record(f.ha, f.a.home_addr, &id, &wj),
+		     BCACHE_JOURNAL_REC_LEN);
+
+	/* 4. A wrong authenticator (131): nothing changed, nothing to journal. */
+	denied[nden - 1] ^= 1;
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, denied, nden, &m), 0);
+	CHECK(f.a.code == 131 && !f.a.state_changed);
+	denied[nden - 1] ^= 1;
+
+	/* Restart 2 s later: the snapshot alone misses all of that... */
+	fx_advance(&f, MM_SEC(2));
+	if (ha_engine_new(&f.cfg, &ha2) < 0)
+		abort();
+	CHECK_EQ_U64(ha_engine_load(ha2, snap, slen, NULL), 0);
+	b = ha_engine_lookup(ha2, ip(HOA));
+	CHECK(b && b->coa.s_addr == ip(COA1).s_addr);
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(ha_engine_request(ha2, denied, nden, &m, &f.a), 0);
+	CHECK_EQ_U64(f.a.code, 136);            /* not known as a replay without the journal */
+	ha_engine_free(ha2);
+
+	/* ...with the journal, the restored engine is the one that went down. */
+	if (ha_engine_new(&f.cfg, &ha2) < 0)
+		abort();
+	CHECK_EQ_U64(ha_engine_load(ha2, snap, slen, NULL), 0);
+	CHECK_EQ_U64(ha_engine_journal_replay(ha2, j, writer_len(&wj), &id, &res), 0);
+	/* (the first record of 198.18.1.102 holds a binding that is over by now) */
+	CHECK(res.applied == 4 && res.why == BCACHE_JOURNAL_END && res.expired == 1);
+	b = ha_engine_lookup(ha2, ip(HOA));
+	b2 = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b2 && b->coa.s_addr == ip(COA2).s_addr && b->lifetime == 200 &&
+	      b->ident == b2->ident && b->expires_at == b2->expires_at && b->registrations == 2);
+	CHECK(ha_engine_lookup(ha2, ip("198.18.1.102")) == NULL);
+	CHECK_EQ_U64(bcache_entries(ha_engine_bcache(ha2)), 3);
+	l1 = ha_engine_save_len(f.ha);
+	l2 = ha_engine_save_len(ha2);
+	s1 = malloc(l1);
+	s2 = malloc(l2);
+	writer_init(&w, s1, l1);
+	n = ha_engine_save(f.ha, &w);
+	CHECK_EQ_U64(n, l1);
+	writer_init(&w, s2, l2);
+	n = ha_engine_save(ha2, &w);
+	CHECK(l1 == l2 && n == (int)l2 && memcmp(s1, s2, l1) == 0);
+	/* Both requests are replays for it now (§5.7.1): 133, and nothing changes. */
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(ha_engine_request(ha2, denied, nden, &m, &f.a), 0);
+	CHECK(f.a.code == 133 && !f.a.state_changed);
+	m = meta(COA2, 434);
+	CHECK_EQ_U64(ha_engine_request(ha2, renewal, nren, &m, &f.a), 0);
+	CHECK(f.a.code == 133 && !f.a.state_changed);
+	/* The reply is still authenticated with HOA's key. */
+	k = key_of(ip(HOA));
+	{
+		struct mip4_reg_reply rep;
+
+		CHECK(mip4_reply_parse(f.a.reply, f.a.reply_len, &rep) == 0 &&
+		      mip4_auth_verify_key(f.a.reply, f.a.reply_len, &rep.mn_ha, &k) == 0);
+	}
+	mip4_key_wipe(&k);
+	CHECK_EQ_U64(ha_engine_journal_replay(NULL, j, writer_len(&wj), &id, &res),
+		     (uint64_t)-EINVAL);
+	free(s1);
+	free(s2);
+	free(snap);
+	ha_engine_free(ha2);
+	ha_engine_free(f.ha);
+}
+
 static void test_log_lines(void)
 {
 	struct fx f;
@@ -923,6 +1053,7 @@ int main(void)
 	test_udp();
 	test_hostile();
 	test_many_and_persist();
+	test_journal();
 	test_log_lines();
 	return tap_done();
 }
