@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/netlink.h"
 #include "common/tun.h"
 #include "esp/batch.h"
@@ -31,8 +32,6 @@
 #define TX_BUFSIZE (TX_INNER_MAX + ESP_HEADROOM_MAX + ESP_TAILROOM_MAX)
 #define RX_BUFSIZE 16384
 /* Rate limit of drop lines. */
-#define RL_BURST 10
-#define RL_INTERVAL MM_SEC(1)
 /* Hard limit = soft limit of the engine's lifetime * 110 % (strongSwan's life_time default
  * is rekey_time + 10 %). */
 #define HARD_PERCENT 110
@@ -65,9 +64,7 @@ struct espdp {
 	struct esp_batch tx, rx;
 	struct expiry *pending;        /* expiries found during a batch, reported after it */
 	size_t npending, pending_cap;
-	unsigned rl_tokens;
-	mm_time_ns rl_last;
-	uint64_t rl_suppressed;
+	struct ratelimit drop_rl;      /* drop lines (common/ratelimit.h) */
 };
 
 /* --- logging ------------------------------------------------------------------------- */
@@ -78,30 +75,21 @@ static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
 static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
 {
 	char why[256];
+	uint64_t held = 0;
 	va_list ap;
 
-	if (now >= dp->rl_last + RL_INTERVAL) {
-		mm_time_ns add = (now - dp->rl_last) / RL_INTERVAL;
-		mm_time_ns sum = dp->rl_tokens + add;
-
-		dp->rl_tokens = add >= RL_BURST || sum >= RL_BURST ? RL_BURST : (unsigned)sum;
-		dp->rl_last += add * RL_INTERVAL;
-	}
-	if (dp->rl_tokens == 0) {
-		dp->rl_suppressed++;
+	if (!ratelimit_allow(&dp->drop_rl, now, &held)) {
 		dp->st.log_suppressed++;
 		return;
 	}
-	dp->rl_tokens--;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (dp->rl_suppressed)
+	if (held)
 		LOG_WARNING(&dp->log, "%s (%llu similar lines suppressed)", why,
-			    (unsigned long long)dp->rl_suppressed);
+			    (unsigned long long)held);
 	else
 		LOG_WARNING(&dp->log, "%s", why);
-	dp->rl_suppressed = 0;
 }
 
 #define EP_STRLEN (ADDR4_STRLEN + 6)
@@ -168,7 +156,7 @@ int espdp_new(const struct espdp_config *cfg, struct espdp **out)
 		espdp_free(dp);
 		return -ENOMEM;
 	}
-	dp->rl_tokens = RL_BURST;
+	ratelimit_init(&dp->drop_rl);
 	*out = dp;
 	return 0;
 }

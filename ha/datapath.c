@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/sock.h"
 #include "ha/replay.h"
 #include "mip4/tunnel.h"
@@ -24,8 +25,6 @@
 #define REV_BATCH 16
 #define REV_BUFSIZE (MIP4_IPV4_MAX + 1)
 /* Rate limit of drop lines (RFC 3519 §3.3: "not excessive"). */
-#define RL_BURST 10
-#define RL_INTERVAL MM_SEC(1)
 
 struct ha_datapath {
 	struct ha_engine *ha;
@@ -36,9 +35,7 @@ struct ha_datapath {
 	uint16_t ip_id;
 	struct ha_dp_stats st;
 	struct logger log;
-	unsigned rl_tokens;
-	mm_time_ns rl_last;
-	uint64_t rl_suppressed;
+	struct ratelimit drop_rl;      /* drop lines (common/ratelimit.h) */
 
 	uint8_t *fwd_pool;             /* BATCH * FWD_BUFSIZE */
 	struct sock_batch tx_raw, tx_udp;
@@ -60,31 +57,21 @@ static void drop_log(struct ha_datapath *dp, const char *fmt, ...)
 {
 	mm_time_ns now = clock_now(clock_monotonic());
 	char why[224];
+	uint64_t held = 0;
 	va_list ap;
 
-	if (now >= dp->rl_last + RL_INTERVAL) {
-		mm_time_ns add = (now - dp->rl_last) / RL_INTERVAL;
-
-		mm_time_ns sum = dp->rl_tokens + add;
-
-		dp->rl_tokens = add >= RL_BURST || sum >= RL_BURST ? RL_BURST : (unsigned)sum;
-		dp->rl_last += add * RL_INTERVAL;
-	}
-	if (dp->rl_tokens == 0) {
-		dp->rl_suppressed++;
+	if (!ratelimit_allow(&dp->drop_rl, now, &held)) {
 		dp->st.log_suppressed++;
 		return;
 	}
-	dp->rl_tokens--;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (dp->rl_suppressed)
+	if (held)
 		LOG_WARNING(&dp->log, "dropped: %s (%llu similar lines suppressed)", why,
-			    (unsigned long long)dp->rl_suppressed);
+			    (unsigned long long)held);
 	else
 		LOG_WARNING(&dp->log, "dropped: %s", why);
-	dp->rl_suppressed = 0;
 }
 
 int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
@@ -125,7 +112,7 @@ int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 	dp->ha_addr = ha_addr;
 	dp->changed = changed;
 	dp->user = user;
-	dp->rl_tokens = RL_BURST;
+	ratelimit_init(&dp->drop_rl);
 	*out = dp;
 	return 0;
 }

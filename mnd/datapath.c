@@ -194,7 +194,14 @@ static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
 
 static void to_tun(struct mnd *m, const uint8_t *inner, size_t len)
 {
-	bool after_move = m->dedup_until && now_ns() < m->dedup_until;
+	bool after_move = false;
+
+	/* The clock is read only during the few seconds after a move. */
+	if (m->dedup_until) {
+		after_move = now_ns() < m->dedup_until;
+		if (!after_move)
+			m->dedup_until = 0;
+	}
 
 	if (m->dedup && mnd_dedup_seen(m->dedup, inner, len, after_move)) {
 		m->dp.rx_duplicates++;
