@@ -5,7 +5,8 @@
  *
  * --json prints the daemon's document as is; otherwise an aligned table (list) or aligned
  * "name value" lines (stats). Exit 0 on success, 1 when the home agent cannot be reached or
- * answers with an error, 2 for a usage error.
+ * answers with an error, 2 for a usage error. The command line, the request and the answer
+ * are daemon/ctlcli.h's; this file has the printers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,10 @@
 
 #include <glib.h>
 
-#include "common/log.h"
 #include "common/names.h"
-#include "daemon/control.h"
+#include "daemon/ctlcli.h"
 #include "ha/conf.h"
 #include "ha/jsonval.h"
-
-#define TIMEOUT_MS 5000
 
 static void usage(FILE *f)
 {
@@ -156,71 +154,21 @@ static int print_stats(const struct jv *doc)
 	return 0;
 }
 
+static const struct ctlcli_cmd cmds[] = {
+	{ "list", print_list },
+	{ "stats", print_stats },
+};
+
 int main(int argc, char **argv)
 {
-	const char *sock = HA_CONTROL_SOCKET_DEFAULT, *cmd = NULL;
-	bool json = false;
-	const struct jv *err;
-	struct jv *doc;
-	char *answer = NULL;
-	size_t pos = 0;
-	int rc;
+	static const struct ctlcli cli = {
+		.prog = "hactl",
+		.daemon = "the home agent",
+		.socket = HA_CONTROL_SOCKET_DEFAULT,
+		.usage = usage,
+		.cmds = cmds,
+		.ncmds = G_N_ELEMENTS(cmds),
+	};
 
-	g_set_prgname("hactl");
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--socket") == 0 || strcmp(a, "-s") == 0) {
-			if (++i >= argc) {
-				fprintf(stderr, "hactl: %s needs a path\n", a);
-				usage(stderr);
-				return 2;
-			}
-			sock = argv[i];
-		} else if (strncmp(a, "--socket=", 9) == 0) {
-			sock = a + 9;
-		} else if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
-			json = true;
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "hactl: unknown option %s\n", a);
-			usage(stderr);
-			return 2;
-		} else if (!cmd && (strcmp(a, "list") == 0 || strcmp(a, "stats") == 0)) {
-			cmd = a;
-		} else {
-			fprintf(stderr, "hactl: unexpected argument \"%s\"\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!cmd || !*sock) {
-		usage(stderr);
-		return 2;
-	}
-	rc = control_request(sock, cmd, &answer, TIMEOUT_MS);
-	if (rc < 0)
-		return 1;      /* control_request said why */
-	doc = jv_parse(answer, &pos);
-	if (!doc) {
-		fprintf(stderr, "hactl: the home agent's answer is not JSON (at byte %zu)\n", pos);
-		free(answer);
-		return 1;
-	}
-	err = jv_get(doc, "error");
-	if (err) {
-		fprintf(stderr, "hactl: the home agent says: %s\n",
-			err->type == JV_STRING ? err->str : "error");
-		rc = 1;
-	} else if (json) {
-		printf("%s\n", answer);
-		rc = 0;
-	} else {
-		rc = strcmp(cmd, "list") == 0 ? print_list(doc) : print_stats(doc);
-	}
-	jv_free(doc);
-	free(answer);
-	return rc;
+	return ctlcli_main(&cli, argc, argv);
 }

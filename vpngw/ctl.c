@@ -2,6 +2,7 @@
 #include "vpngw/ctl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -265,15 +266,145 @@ char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
 	return json_finish(&j);
 }
 
-char *vpngw_ctl_error_json(const char *request)
+#define UNKNOWN_REQUEST "unknown request: try list, stats, rekey-child SPI, rekey-ike SPI " \
+	"or terminate SPI"
+
+/* Exactly digits hex digits, not all zero. */
+static bool parse_spi(const char *s, size_t digits, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		int d = g_ascii_xdigit_value(s[i]);
+
+		if (d < 0 || i >= digits)
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (i != digits || v == 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+int vpngw_ctl_parse(const char *request, struct vpngw_ctl_req *out, const char **why)
+{
+	static const struct {
+		const char *verb;
+		enum vpngw_ctl_op op;
+		size_t digits;               /* 0: no operand */
+		const char *why;
+	} reqs[] = {
+		{ "list", VPNGW_CTL_LIST, 0, NULL },
+		{ "stats", VPNGW_CTL_STATS, 0, NULL },
+		{ "rekey-child", VPNGW_CTL_REKEY_CHILD, 8,
+		  "rekey-child needs a Child SA's inbound or outbound SPI: 8 hex digits" },
+		{ "rekey-ike", VPNGW_CTL_REKEY_IKE, 16,
+		  "rekey-ike needs an IKE SA's spi_i or spi_r: 16 hex digits" },
+		{ "terminate", VPNGW_CTL_TERMINATE, 16,
+		  "terminate needs an IKE SA's spi_i or spi_r: 16 hex digits" },
+	};
+	const char *sp = strchr(request, ' ');
+	size_t vlen = sp ? (size_t)(sp - request) : strlen(request);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(reqs); i++) {
+		uint64_t spi = 0;
+
+		if (strlen(reqs[i].verb) != vlen || memcmp(request, reqs[i].verb, vlen) != 0)
+			continue;
+		if (reqs[i].digits == 0 && sp)
+			break;               /* "list foo" */
+		if (reqs[i].digits && (!sp || !parse_spi(sp + 1, reqs[i].digits, &spi))) {
+			*why = reqs[i].why;
+			return -EINVAL;
+		}
+		out->op = reqs[i].op;
+		out->spi = spi;
+		return 0;
+	}
+	*why = UNKNOWN_REQUEST;
+	return -EINVAL;
+}
+
+int vpngw_ctl_find_child(const struct espdp *dp, uint32_t spi, uint32_t *spi_in,
+			 uint64_t *ike_spi_i)
+{
+	struct espdp_child c;
+	size_t cursor = 0;
+
+	while (spi && espdp_next_child(dp, &cursor, &c))
+		if (c.spi_in == spi || c.spi_out == spi) {
+			*spi_in = c.spi_in;
+			*ike_spi_i = c.ike_spi_i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+const char *vpngw_ctl_order_result(const struct vpngw_ctl_req *req, int rc, char *buf,
+				   size_t size)
+{
+	bool child = req->op == VPNGW_CTL_REKEY_CHILD;
+	char what[40];
+
+	if (child)
+		snprintf(what, sizeof(what), "Child SA %08x", (uint32_t)req->spi);
+	else
+		snprintf(what, sizeof(what), "IKE SA %016llx", (unsigned long long)req->spi);
+	switch (rc) {
+	case 0:
+		snprintf(buf, size, "%s", "");
+		break;
+	case -ENOENT:
+		snprintf(buf, size, "no such %s", what);
+		break;
+	case -EAGAIN:
+		snprintf(buf, size, "%s%s is not established (being set up, rekeyed or deleted)",
+			 child ? "the IKE SA of " : "", what);
+		break;
+	case -EALREADY:
+		snprintf(buf, size, "%s is already being %s", what,
+			 req->op == VPNGW_CTL_TERMINATE ? "deleted"
+			 : child ? "rekeyed or deleted" : "rekeyed");
+		break;
+	default:
+		snprintf(buf, size, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+		break;
+	}
+	return buf;
+}
+
+static char *error_doc(const char *request, const char *why)
 {
 	struct json j;
 
 	json_init(&j);
 	json_begin_object(&j);
-	json_kv_string(&j, "error", "unknown request: try \"list\" or \"stats\"");
+	json_kv_string(&j, "error", why);
 	json_key(&j, "request");
 	json_string(&j, request);
 	json_end_object(&j);
 	return json_finish(&j);
+}
+
+char *vpngw_ctl_order_json(const char *request, const struct vpngw_ctl_req *req, int rc)
+{
+	struct json j;
+	char why[160];
+
+	if (rc != 0)
+		return error_doc(request, vpngw_ctl_order_result(req, rc, why, sizeof(why)));
+	json_init(&j);
+	json_begin_object(&j);
+	json_kv_bool(&j, "ok", true);
+	json_key(&j, "request");
+	json_string(&j, request);
+	json_end_object(&j);
+	return json_finish(&j);
+}
+
+char *vpngw_ctl_error_json(const char *request, const char *why)
+{
+	return error_doc(request, why ? why : UNKNOWN_REQUEST);
 }

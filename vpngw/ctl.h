@@ -23,11 +23,24 @@
  *	        "pool_exhausted":..},"ike_sas":N,"child_sas":N,
  *	        "pool":{"size":253,"in_use":1},
  *	        "esp":{"out_packets":..,"out_bytes":..,...,"in_drops":{"replay":..}}}
+ *
+ * Orders (gwctl rekey child / rekey ike / terminate): the daemon finds the SA, calls the
+ * engine (ike_engine_rekey_child, _rekey_ike, _delete) and answers at once; the exchange
+ * runs on and its outcome shows in "list" and the log.
+ *	rekey-child SPI   a Child SA by its inbound or outbound SPI (8 hex digits, as "list"
+ *	                  shows them): CREATE_CHILD_SA rekey (RFC 7296 1.3.3, 2.8)
+ *	rekey-ike SPI     an IKE SA by its spi_i or spi_r (16 hex digits): CREATE_CHILD_SA
+ *	                  rekey of the IKE SA (1.3.2, 2.18); its Child SAs move to the new one
+ *	terminate SPI     an IKE SA named as for rekey-ike: INFORMATIONAL with DELETE (1.4.1)
+ *	       {"ok":true,"request":"rekey-child c1234567"}
+ *	       {"error":"no such Child SA c1234567","request":"rekey-child c1234567"}
+ * Anything else: {"error":"unknown request: ...","request":"..."}.
  */
 #ifndef MM_VPNGW_CTL_H
 #define MM_VPNGW_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/clock.h"
 #include "ike/engine.h"
@@ -49,8 +62,44 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 			  mm_time_ns now);
 char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
 			   const struct vpngw_ctl_pool *pool, const struct espdp *dp);
-/* {"error":"unknown request: try \"list\" or \"stats\"","request":"..."} */
-char *vpngw_ctl_error_json(const char *request);
+/* A request line, parsed. */
+enum vpngw_ctl_op {
+	VPNGW_CTL_LIST = 1,
+	VPNGW_CTL_STATS,
+	VPNGW_CTL_REKEY_CHILD,
+	VPNGW_CTL_REKEY_IKE,
+	VPNGW_CTL_TERMINATE,
+};
+
+struct vpngw_ctl_req {
+	enum vpngw_ctl_op op;
+	uint64_t spi;                /* orders: the SPI named (never 0); a Child SA's fits 32 bits */
+};
+
+/* 0 and *out set, or -EINVAL and *why (a static string for the error document): an unknown
+ * request, or an order without exactly one SPI of the right length (lower- or upper-case
+ * hex digits, not all zero: RFC 7296 3.1, 3.3.1 never give SPI 0). */
+int vpngw_ctl_parse(const char *request, struct vpngw_ctl_req *out, const char **why);
+
+/* The Child SA in the data path whose inbound or outbound SPI is spi: its inbound SPI (the
+ * engine's handle for it) and the spi_i of its IKE SA. 0, or -ENOENT. */
+int vpngw_ctl_find_child(const struct espdp *dp, uint32_t spi, uint32_t *spi_in,
+			 uint64_t *ike_spi_i);
+
+/* What an order's outcome means, for the answer and the log line: "" for rc 0, "no such
+ * IKE SA 0123456789abcdef" (-ENOENT), "... is not established (being set up, rekeyed or
+ * deleted)" (-EAGAIN), "... is already being rekeyed" / "... deleted" (-EALREADY), else
+ * the errno text. Returns buf. */
+const char *vpngw_ctl_order_result(const struct vpngw_ctl_req *req, int rc, char *buf,
+				   size_t size);
+
+/* {"ok":true,"request":"..."} for rc 0, else {"error":"<vpngw_ctl_order_result>",
+ * "request":"..."}. */
+char *vpngw_ctl_order_json(const char *request, const struct vpngw_ctl_req *req, int rc);
+
+/* {"error":why,"request":"..."}; why NULL: "unknown request: try list, stats, rekey-child
+ * SPI, rekey-ike SPI or terminate SPI". */
+char *vpngw_ctl_error_json(const char *request, const char *why);
 
 /* "a.b.c.d/len" for a CIDR range, else "a.b.c.d-e.f.g.h"; "[proto]" or "[proto/port]" or
  * "[proto/lo-hi]" appended when the selector is narrower than any protocol, all ports. */

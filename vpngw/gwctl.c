@@ -2,11 +2,17 @@
  *
  *	gwctl [--socket PATH] list [--json]
  *	gwctl [--socket PATH] stats [--json]
+ *	gwctl [--socket PATH] rekey child SPI      Child SA: its inbound or outbound SPI
+ *	gwctl [--socket PATH] rekey ike SPI        IKE SA: its spi_i or spi_r
+ *	gwctl [--socket PATH] terminate SPI        IKE SA: INFORMATIONAL DELETE
  *
  * --json prints the daemon's document as is; otherwise list prints each IKE SA with its
- * Child SAs (strongSwan's "swanctl --list-sas" layout), and stats aligned "name value"
- * lines. Exit 0 on success, 1 when vpngw cannot be reached or answers with an error, 2 for
- * a usage error.
+ * Child SAs (strongSwan's "swanctl --list-sas" layout), stats aligned "name value" lines,
+ * and an order "ordered: REQUEST" (the exchange runs on; gwctl list shows the outcome).
+ * Exit 0 on success, 1 when vpngw cannot be reached or answers with an error (an order it
+ * refused: no such SA, not established yet, already being done), 2 for a usage error. The
+ * command line, the request and the answer are daemon/ctlcli.h's; this file has the
+ * printers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,19 +20,22 @@
 
 #include <glib.h>
 
-#include "daemon/control.h"
+#include "daemon/ctlcli.h"
 #include "ha/jsonval.h"
 #include "vpngw/conf.h"
-
-#define TIMEOUT_MS 5000
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: gwctl [--socket PATH] list [--json]\n"
 		"       gwctl [--socket PATH] stats [--json]\n"
+		"       gwctl [--socket PATH] rekey child SPI [--json]\n"
+		"       gwctl [--socket PATH] rekey ike SPI [--json]\n"
+		"       gwctl [--socket PATH] terminate SPI [--json]\n"
 		"  --socket PATH   vpngw's control socket (default %s)\n"
-		"  --json          print the JSON document instead of text\n",
+		"  --json          print the JSON document instead of text\n"
+		"  SPI             as gwctl list shows it: a Child SA's inbound or outbound SPI (8\n"
+		"                  hex digits), an IKE SA's spi_i or spi_r (16 hex digits)\n",
 		VPNGW_CONTROL_SOCKET_DEFAULT);
 }
 
@@ -175,71 +184,38 @@ static int print_stats(const struct jv *doc)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* An order's answer: {"ok":true,"request":"rekey-child c1234567"}. The order has started;
+ * its outcome shows in "gwctl list" (and vpngw's log). */
+static int print_order(const struct jv *doc)
 {
-	const char *sock = VPNGW_CONTROL_SOCKET_DEFAULT, *cmd = NULL;
-	bool json = false;
-	const struct jv *err;
-	struct jv *doc;
-	char *answer = NULL;
-	size_t pos = 0;
-	int rc;
+	const struct jv *ok = jv_get(doc, "ok");
 
-	g_set_prgname("gwctl");
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--socket") == 0 || strcmp(a, "-s") == 0) {
-			if (++i >= argc) {
-				fprintf(stderr, "gwctl: %s needs a path\n", a);
-				usage(stderr);
-				return 2;
-			}
-			sock = argv[i];
-		} else if (strncmp(a, "--socket=", 9) == 0) {
-			sock = a + 9;
-		} else if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
-			json = true;
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "gwctl: unknown option %s\n", a);
-			usage(stderr);
-			return 2;
-		} else if (!cmd && (strcmp(a, "list") == 0 || strcmp(a, "stats") == 0)) {
-			cmd = a;
-		} else {
-			fprintf(stderr, "gwctl: unexpected argument \"%s\"\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!cmd || !*sock) {
-		usage(stderr);
-		return 2;
-	}
-	rc = control_request(sock, cmd, &answer, TIMEOUT_MS);
-	if (rc < 0)
-		return 1;      /* control_request said why */
-	doc = jv_parse(answer, &pos);
-	if (!doc) {
-		fprintf(stderr, "gwctl: vpngw's answer is not JSON (at byte %zu)\n", pos);
-		free(answer);
+	if (!ok || ok->type != JV_BOOL || !ok->b) {
+		fprintf(stderr, "gwctl: the answer has no \"ok\":true\n");
 		return 1;
 	}
-	err = jv_get(doc, "error");
-	if (err) {
-		fprintf(stderr, "gwctl: vpngw says: %s\n",
-			err->type == JV_STRING ? err->str : "error");
-		rc = 1;
-	} else if (json) {
-		printf("%s\n", answer);
-		rc = 0;
-	} else {
-		rc = strcmp(cmd, "list") == 0 ? print_list(doc) : print_stats(doc);
-	}
-	jv_free(doc);
-	free(answer);
-	return rc;
+	printf("ordered: %s\n", s(doc, "request"));
+	return 0;
+}
+
+static const struct ctlcli_cmd cmds[] = {
+	{ "list", print_list },
+	{ "stats", print_stats },
+	{ "rekey child SPI", print_order },
+	{ "rekey ike SPI", print_order },
+	{ "terminate SPI", print_order },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct ctlcli cli = {
+		.prog = "gwctl",
+		.daemon = "vpngw",
+		.socket = VPNGW_CONTROL_SOCKET_DEFAULT,
+		.usage = usage,
+		.cmds = cmds,
+		.ncmds = G_N_ELEMENTS(cmds),
+	};
+
+	return ctlcli_main(&cli, argc, argv);
 }

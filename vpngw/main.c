@@ -8,7 +8,8 @@
  *	TUN              datapath.c: packets for the peers' inner addresses -> ESP -> 4500
  *	engine timer     ike_engine_next_timer() -> a GLib timeout -> ike_engine_timer
  *	1 s tick         ESP time lifetimes (-> ike_engine_child_expired), our NAT keepalives
- *	control socket   gwctl list / stats (ctl.h)
+ *	control socket   gwctl list / stats, and the operator's orders rekey child / rekey ike
+ *	                 / terminate (ctl.h), carried out like the engine's timers
  *	SIGTERM/SIGINT   INFORMATIONAL DELETE for every IKE SA, a short wait for the answers,
  *	                 exit 0; SIGHUP: reload the peers (when the engine can take them)
  *
@@ -473,27 +474,26 @@ static gboolean on_tick(gpointer user)
 
 /* --- control socket ------------------------------------------------------------------ */
 
-static char *ctl_handle(const char *request, void *user)
+static char *ctl_stats(struct vpngw *d)
 {
-	struct vpngw *d = user;
-	GArray *sas;
+	struct ike_engine_stats es;
+	struct vpngw_ctl_pool p = { pool_size(d->pool), pool_in_use(d->pool) };
+	struct ike_sa_info info;
+	size_t cursor = 0, n = 0;
+
+	ike_engine_stats(d->engine, &es);
+	while (ike_engine_next_sa(d->engine, &cursor, &info))
+		n++;
+	return vpngw_ctl_stats_json(&es, n, &p, d->dp);
+}
+
+static char *ctl_list(struct vpngw *d)
+{
+	GArray *sas = g_array_new(FALSE, TRUE, sizeof(struct vpngw_ctl_sa));
 	struct ike_sa_info info;
 	size_t cursor = 0;
 	char *doc;
 
-	if (strcmp(request, "stats") == 0) {
-		struct ike_engine_stats es;
-		struct vpngw_ctl_pool p = { pool_size(d->pool), pool_in_use(d->pool) };
-		size_t n = 0;
-
-		ike_engine_stats(d->engine, &es);
-		while (ike_engine_next_sa(d->engine, &cursor, &info))
-			n++;
-		return vpngw_ctl_stats_json(&es, n, &p, d->dp);
-	}
-	if (strcmp(request, "list") != 0)
-		return vpngw_ctl_error_json(request);
-	sas = g_array_new(FALSE, TRUE, sizeof(struct vpngw_ctl_sa));
 	while (ike_engine_next_sa(d->engine, &cursor, &info)) {
 		struct vpngw_ctl_sa s;
 
@@ -507,6 +507,77 @@ static char *ctl_handle(const char *request, void *user)
 				  d->dp, now_ns());
 	g_array_free(sas, TRUE);
 	return doc;
+}
+
+/* The engine's handle (spi_i) of the IKE SA with spi as its spi_i or spi_r. */
+static int find_ike(struct vpngw *d, uint64_t spi, uint64_t *handle)
+{
+	struct ike_sa_info info;
+	size_t cursor = 0;
+
+	while (ike_engine_next_sa(d->engine, &cursor, &info))
+		if (info.spi_i == spi || info.spi_r == spi) {
+			*handle = info.spi_i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* gwctl rekey child / rekey ike / terminate: the engine's order, its actions carried out
+ * as for a timer; the exchange runs on (its outcome shows in gwctl list and the log). One
+ * log line per order. */
+static char *ctl_order(struct vpngw *d, const char *request, const struct vpngw_ctl_req *req)
+{
+	mm_time_ns now = now_ns();
+	uint64_t handle = 0;
+	uint32_t spi_in = 0;
+	char why[160];
+	int rc;
+
+	if (req->op == VPNGW_CTL_REKEY_CHILD) {
+		rc = vpngw_ctl_find_child(d->dp, (uint32_t)req->spi, &spi_in, &handle);
+		if (rc == 0)
+			rc = ike_engine_rekey_child(d->engine, handle, spi_in, now, d->actions);
+	} else {
+		rc = find_ike(d, req->spi, &handle);
+		if (rc == 0 && req->op == VPNGW_CTL_REKEY_IKE)
+			rc = ike_engine_rekey_ike(d->engine, handle, now, d->actions);
+		else if (rc == 0)
+			rc = ike_engine_delete(d->engine, handle, now, d->actions);
+	}
+	apply(d, d->actions);
+	schedule_timer(d);
+	if (rc == 0 && req->op == VPNGW_CTL_REKEY_CHILD)
+		LOG_NOTICE(&d->log, "control: %s: ordered (Child SA %08x_i of IKE SA %016llx_i)",
+			   request, spi_in, (unsigned long long)handle);
+	else if (rc == 0)
+		LOG_NOTICE(&d->log, "control: %s: ordered (IKE SA %016llx_i)", request,
+			   (unsigned long long)handle);
+	else
+		LOG_NOTICE(&d->log, "control: %s: refused: %s", request,
+			   vpngw_ctl_order_result(req, rc, why, sizeof(why)));
+	return vpngw_ctl_order_json(request, req, rc);
+}
+
+static char *ctl_handle(const char *request, void *user)
+{
+	struct vpngw *d = user;
+	struct vpngw_ctl_req req;
+	const char *why = NULL;
+
+	if (vpngw_ctl_parse(request, &req, &why) < 0)
+		return vpngw_ctl_error_json(request, why);
+	switch (req.op) {
+	case VPNGW_CTL_LIST:
+		return ctl_list(d);
+	case VPNGW_CTL_STATS:
+		return ctl_stats(d);
+	case VPNGW_CTL_REKEY_CHILD:
+	case VPNGW_CTL_REKEY_IKE:
+	case VPNGW_CTL_TERMINATE:
+		break;
+	}
+	return ctl_order(d, request, &req);
 }
 
 /* --- configuration reload ------------------------------------------------------------ */

@@ -1,4 +1,6 @@
-/* Unit tests for vpngw/ctl.c: the gwctl documents, read back with hactl's JSON reader. */
+/* Unit tests for vpngw/ctl.c: the gwctl documents, read back with hactl's JSON reader; the
+ * request lines (list, stats and the orders with their SPIs), finding a Child SA by either
+ * SPI, and the orders' answers for each outcome the engine can give. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -267,12 +269,155 @@ static void test_stats(void)
 	espdp_free(dp);
 	close(fd);
 
-	text = vpngw_ctl_error_json("lst\n\"x");
+	text = vpngw_ctl_error_json("lst\n\"x", NULL);
 	doc = text ? jv_parse(text, NULL) : NULL;
 	CHECK(doc && strcmp(str(doc, "request"), "lst\n\"x") == 0 &&
-	      strstr(str(doc, "error"), "unknown request"));
+	      strstr(str(doc, "error"), "unknown request") &&
+	      strstr(str(doc, "error"), "rekey-child SPI"));
 	jv_free(doc);
 	g_free(text);
+	text = vpngw_ctl_error_json("terminate 1", "terminate needs 16 hex digits");
+	doc = text ? jv_parse(text, NULL) : NULL;
+	CHECK(doc && strcmp(str(doc, "request"), "terminate 1") == 0 &&
+	      strcmp(str(doc, "error"), "terminate needs 16 hex digits") == 0 && doc->n == 2);
+	jv_free(doc);
+	g_free(text);
+}
+
+/* Parse req; on success, op and spi must be as given; on failure why must contain want. */
+static void parse_ok(const char *req, enum vpngw_ctl_op op, uint64_t spi)
+{
+	struct vpngw_ctl_req r = { 0, 0 };
+	const char *why = NULL;
+
+	CHECK(vpngw_ctl_parse(req, &r, &why) == 0 && r.op == op && r.spi == spi && !why);
+}
+
+static void parse_bad(const char *req, const char *want)
+{
+	struct vpngw_ctl_req r = { (enum vpngw_ctl_op)77, 77 };
+	const char *why = NULL;
+
+	CHECK(vpngw_ctl_parse(req, &r, &why) == -EINVAL && why && strstr(why, want) &&
+	      r.op == (enum vpngw_ctl_op)77 && r.spi == 77);
+	printf("# \"%s\": %s\n", req, why ? why : "(none)");
+}
+
+static void test_parse(void)
+{
+	parse_ok("list", VPNGW_CTL_LIST, 0);
+	parse_ok("stats", VPNGW_CTL_STATS, 0);
+	parse_ok("rekey-child c1234567", VPNGW_CTL_REKEY_CHILD, 0xc1234567);
+	parse_ok("rekey-child C1234567", VPNGW_CTL_REKEY_CHILD, 0xc1234567);
+	parse_ok("rekey-child 00000001", VPNGW_CTL_REKEY_CHILD, 1);
+	parse_ok("rekey-ike 0123456789abcdef", VPNGW_CTL_REKEY_IKE, 0x0123456789abcdefULL);
+	parse_ok("rekey-ike FEDCBA9876543210", VPNGW_CTL_REKEY_IKE, 0xfedcba9876543210ULL);
+	parse_ok("terminate ffffffffffffffff", VPNGW_CTL_TERMINATE, UINT64_MAX);
+
+	parse_bad("", "unknown request");
+	parse_bad("lists", "unknown request");
+	parse_bad("list foo", "unknown request");
+	parse_bad("stats ", "unknown request");
+	parse_bad("rekey", "unknown request");
+	parse_bad("rekey-childc1234567", "unknown request");
+	parse_bad("rekey-child", "8 hex digits");
+	parse_bad("rekey-child ", "8 hex digits");
+	parse_bad("rekey-child c123456", "8 hex digits");          /* 7 digits */
+	parse_bad("rekey-child c12345678", "8 hex digits");        /* 9 */
+	parse_bad("rekey-child 0xc12345", "8 hex digits");
+	parse_bad("rekey-child c123456g", "8 hex digits");
+	parse_bad("rekey-child 00000000", "8 hex digits");         /* SPI 0 */
+	parse_bad("rekey-child c1234567 ", "8 hex digits");
+	parse_bad("rekey-child  c1234567", "8 hex digits");
+	parse_bad("rekey-ike c1234567", "16 hex digits");          /* a Child SA's SPI */
+	parse_bad("rekey-ike 0123456789abcdef0", "16 hex digits");
+	parse_bad("rekey-ike 0000000000000000", "16 hex digits");
+	parse_bad("terminate 0123456789abcde", "16 hex digits");
+	parse_bad("terminate -123456789abcdef", "16 hex digits");
+	parse_bad("terminate", "terminate needs");
+}
+
+static void test_find_child(void)
+{
+	struct ike_child_info ci;
+	struct espdp *dp;
+	uint64_t ike = 0x77;
+	uint32_t in = 0x77;
+	int fd;
+
+	dp = make_dp(&fd);
+	child(&ci, 0x1111, 0x2222, 0xc0000001, 3600);         /* out: c0000002 */
+	CHECK(espdp_child_add(dp, &ci, MM_SEC(1)) == 0);
+	child(&ci, 0x3333, 0x4444, 0xd0000001, 3600);         /* out: d0000002 */
+	CHECK(espdp_child_add(dp, &ci, MM_SEC(1)) == 0);
+	CHECK(vpngw_ctl_find_child(dp, 0xc0000001, &in, &ike) == 0 && in == 0xc0000001 &&
+	      ike == 0x1111);
+	CHECK(vpngw_ctl_find_child(dp, 0xd0000002, &in, &ike) == 0 && in == 0xd0000001 &&
+	      ike == 0x3333);
+	in = 0x77;
+	ike = 0x77;
+	CHECK(vpngw_ctl_find_child(dp, 0xc0000003, &in, &ike) == -ENOENT && in == 0x77 &&
+	      ike == 0x77);
+	CHECK(vpngw_ctl_find_child(dp, 0, &in, &ike) == -ENOENT && in == 0x77);
+	/* After an IKE SA rekey the Child SA names the new IKE SA. */
+	CHECK(espdp_child_reparent(dp, 0x1111, 0x2222, 0x5555, 0x6666) == 1);
+	CHECK(vpngw_ctl_find_child(dp, 0xc0000002, &in, &ike) == 0 && in == 0xc0000001 &&
+	      ike == 0x5555);
+	espdp_free(dp);
+	close(fd);
+}
+
+/* The answer to an order with outcome rc: "ok" or the error words. */
+static void order(const char *request, int rc, const char *want_error)
+{
+	struct vpngw_ctl_req r;
+	const char *why = NULL;
+	struct jv *doc;
+	char *text;
+
+	if (vpngw_ctl_parse(request, &r, &why) < 0) {
+		CHECK(!"the request parses");
+		return;
+	}
+	text = vpngw_ctl_order_json(request, &r, rc);
+	doc = text ? jv_parse(text, NULL) : NULL;
+	printf("# %s, %d: %s\n", request, rc, text ? text : "(null)");
+	CHECK(doc && doc->type == JV_OBJECT && doc->n == 2 &&
+	      strcmp(str(doc, "request"), request) == 0);
+	if (!want_error)
+		CHECK(doc && strcmp(str(doc, "ok"), "true") == 0 && !jv_get(doc, "error"));
+	else
+		CHECK(doc && strcmp(str(doc, "error"), want_error) == 0 && !jv_get(doc, "ok"));
+	jv_free(doc);
+	g_free(text);
+}
+
+static void test_orders(void)
+{
+	struct vpngw_ctl_req r = { VPNGW_CTL_TERMINATE, 0xabc };
+	char buf[160];
+
+	order("rekey-child c1234567", 0, NULL);
+	order("rekey-ike 0123456789abcdef", 0, NULL);
+	order("terminate 0123456789abcdef", 0, NULL);
+	order("rekey-child c1234567", -ENOENT, "no such Child SA c1234567");
+	order("rekey-ike 0123456789ABCDEF", -ENOENT, "no such IKE SA 0123456789abcdef");
+	order("terminate 00000000000000ff", -ENOENT, "no such IKE SA 00000000000000ff");
+	order("rekey-child 0000abcd", -EAGAIN, "the IKE SA of Child SA 0000abcd is not "
+	      "established (being set up, rekeyed or deleted)");
+	order("rekey-ike 0123456789abcdef", -EAGAIN, "IKE SA 0123456789abcdef is not "
+	      "established (being set up, rekeyed or deleted)");
+	order("rekey-child c1234567", -EALREADY, "Child SA c1234567 is already being rekeyed "
+	      "or deleted");
+	order("rekey-ike 0123456789abcdef", -EALREADY, "IKE SA 0123456789abcdef is already "
+	      "being rekeyed");
+	order("terminate 0123456789abcdef", -EALREADY, "IKE SA 0123456789abcdef is already "
+	      "being deleted");
+	order("terminate 0123456789abcdef", -ENOSPC, "IKE SA 0123456789abcdef: No space left "
+	      "on device");
+	CHECK_STR(vpngw_ctl_order_result(&r, 0, buf, sizeof(buf)), "");
+	/* A short buffer: truncated, terminated. */
+	CHECK_STR(vpngw_ctl_order_result(&r, -ENOENT, buf, 12), "no such IKE");
 }
 
 int main(void)
@@ -280,5 +425,8 @@ int main(void)
 	test_ts_str();
 	test_list();
 	test_stats();
+	test_parse();
+	test_find_child();
+	test_orders();
 	return tap_done();
 }

@@ -8,8 +8,11 @@
  * Checks: the IKE SA and first Child SA come up with PSK and identities, the client gets
  * 198.18.100.1 and the DNS server; a ping to the gateway's inner address goes through the
  * ESP tunnel; gwctl list (JSON and text) and stats show the SA; the keylog file has the
- * SA's line; SIGHUP with a changed file changes the DNS servers handed out, and the same
- * identity gets the same inner address on a second IKE SA; an unknown identity is refused
+ * SA's line; gwctl rekey child, rekey ike and terminate make vpngw rekey the Child SA
+ * and the IKE SA (the client follows, ping still works) and delete the IKE SA, and gwctl
+ * refuses SPIs that do not exist or are malformed; SIGHUP with a changed file changes the
+ * DNS servers handed out, and the same identity gets the same inner address on a second
+ * IKE SA; an unknown identity is refused
  * (the client's SA fails, the gateway logs it); SIGTERM makes vpngw delete the IKE SAs (the
  * client sees them go) and exit 0; a bad configuration or an address that cannot be bound
  * is one line and exit status 1.
@@ -59,6 +62,7 @@ static int sa_up, sa_down;
 static struct ike_sa_info last_up;
 static char last_down[640];
 static int children;
+static uint32_t child_in, child_out, child_replaces;   /* the last CHILD_UP */
 
 static void bail(const char *what)
 {
@@ -196,6 +200,9 @@ static void apply(void)
 		case IKE_ACT_CHILD_UP:
 			if (espdp_child_add(dp, &a->u.child, clock_now(clock_monotonic())) == 0)
 				children++;
+			child_in = a->u.child.spi_in;
+			child_out = a->u.child.spi_out;
+			child_replaces = a->u.child.replaces_spi_in;
 			break;
 		case IKE_ACT_CHILD_DOWN:
 			if (espdp_child_del(dp, a->u.child.spi_in) == 0)
@@ -204,6 +211,13 @@ static void apply(void)
 		case IKE_ACT_SA_UP:
 			sa_up++;
 			last_up = a->u.sa;
+			/* IKE SA rekey (RFC 7296 2.18): the Child SAs move to the new SA. */
+			if (a->u.sa.replaces_spi_i) {
+				espdp_child_reparent(dp, a->u.sa.replaces_spi_i,
+						     a->u.sa.replaces_spi_r, a->u.sa.spi_i,
+						     a->u.sa.spi_r);
+				break;
+			}
 			/* mnd's job: the TIA on the TUN, the intranet routed into it. */
 			nl_addr4_add(tun_idx, a->u.sa.inner_addr, 32);
 			nl_route4_add(intra, 16, ip("0.0.0.0"), tun_idx, 0, 0);
@@ -493,6 +507,110 @@ static void test_tunnel(void)
 	g_free(log);
 }
 
+static int count(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)) != NULL; s++)
+		n++;
+	return n;
+}
+
+static bool child_rekeyed(void) { return child_replaces != 0 && children == 1; }
+static bool ike_rekeyed(void) { return last_up.replaces_spi_i != 0; }
+
+/* The operator's orders: gwctl rekey child (by the gateway's outbound SPI), rekey ike (by
+ * spi_r), terminate; the refusals of what does not exist or is malformed. */
+static void test_orders(uint64_t spi_i)
+{
+	uint32_t old_in = child_in, old_out = child_out;
+	uint64_t spi_r = last_up.spi_r;
+	char args[128], want[128], *out, *log;
+	int st;
+
+	/* Child SA rekey (RFC 7296 1.3.3): vpngw initiates CREATE_CHILD_SA. Our inbound SPI is
+	 * the gateway's outbound one. */
+	snprintf(args, sizeof(args), "rekey child %08x", old_in);
+	out = gwctl(args, &st);
+	CHECK_EQ_U64(st, 0);
+	snprintf(want, sizeof(want), "ordered: rekey-child %08x\n", old_in);
+	CHECK_STR(out, want);
+	g_free(out);
+	child_replaces = 0;
+	CHECK(run_until(child_rekeyed, 5000));
+	CHECK(child_replaces == old_in && child_in != old_in && child_out != old_out);
+	CHECK_EQ_U64(ping_gateway(2), 2);
+	/* vpngw lists only the new Child SA. */
+	out = gwctl("list --json", &st);
+	snprintf(want, sizeof(want), "\"spi_in\":\"%08x\",\"spi_out\":\"%08x\"", child_out,
+		 child_in);
+	CHECK(st == 0 && strstr(out, want) != NULL && count(out, "\"spi_in\"") == 1);
+	snprintf(want, sizeof(want), "%08x", old_in);
+	CHECK(st == 0 && strstr(out, want) == NULL);
+	g_free(out);
+
+	/* IKE SA rekey (1.3.2, 2.18), named by its spi_r: new SPIs, the Child SA moves. */
+	snprintf(args, sizeof(args), "rekey ike %016llx", (unsigned long long)spi_r);
+	out = gwctl(args, &st);
+	CHECK_EQ_U64(st, 0);
+	g_free(out);
+	memset(&last_up, 0, sizeof(last_up));
+	CHECK(run_until(ike_rekeyed, 5000));
+	CHECK(last_up.replaces_spi_i == spi_i && last_up.replaces_spi_r == spi_r &&
+	      last_up.spi_i != spi_i && last_up.spi_r != spi_r);
+	run_until(never, 300);      /* the old SA's DELETE */
+	CHECK_EQ_U64(children, 1);
+	CHECK_EQ_U64(ping_gateway(2), 2);
+	out = gwctl("list --json", &st);
+	snprintf(want, sizeof(want), "\"spi_i\":\"%016llx\",\"spi_r\":\"%016llx\"",
+		 (unsigned long long)last_up.spi_i, (unsigned long long)last_up.spi_r);
+	CHECK(st == 0 && strstr(out, want) != NULL && strstr(out, "\"child_sas\":[{") != NULL);
+	snprintf(want, sizeof(want), "%016llx", (unsigned long long)spi_i);
+	CHECK(strstr(out, want) == NULL);
+	g_free(out);
+
+	/* Refusals: exit 1 and vpngw's words; a usage error: 2. */
+	out = gwctl("rekey child 0badc0de 2>&1", &st);
+	CHECK(st == 1 && strstr(out, "gwctl: vpngw says: no such Child SA 0badc0de"));
+	g_free(out);
+	snprintf(args, sizeof(args), "terminate %016llx 2>&1", (unsigned long long)spi_i);
+	out = gwctl(args, &st);
+	snprintf(want, sizeof(want), "no such IKE SA %016llx", (unsigned long long)spi_i);
+	CHECK(st == 1 && strstr(out, want));
+	g_free(out);
+	out = gwctl("rekey ike c1234567 2>&1", &st);
+	CHECK(st == 1 && strstr(out, "16 hex digits"));
+	g_free(out);
+	out = gwctl("rekey child 2>&1", &st);
+	CHECK(st == 2 && strstr(out, "\"rekey child\" needs SPI"));
+	g_free(out);
+
+	/* terminate (1.4.1): vpngw deletes the IKE SA, the client sees it go. */
+	snprintf(args, sizeof(args), "terminate %016llx --json",
+		 (unsigned long long)last_up.spi_i);
+	out = gwctl(args, &st);
+	CHECK(st == 0 && strstr(out, "{\"ok\":true,\"request\":\"terminate "));
+	g_free(out);
+	sa_down = 0;
+	CHECK(run_until(is_down, 5000));
+	CHECK_EQ_U64(children, 0);
+	out = gwctl("list", &st);
+	CHECK(st == 0 && strstr(out, "0 IKE SAs"));
+	g_free(out);
+
+	log = read_file("vpngw.log");
+	snprintf(want, sizeof(want), "control: rekey-child %08x: ordered", old_in);
+	CHECK(strstr(log, want) != NULL);
+	CHECK(strstr(log, "control: rekey-child 0badc0de: refused: no such Child SA") != NULL);
+	CHECK(strstr(log, "control: terminate ") != NULL);
+	g_free(log);
+
+	/* A new IKE SA for the tests that follow. */
+	sa_up = 0;
+	initiate();
+	CHECK(run_until(is_up, 5000));
+}
+
 static void test_reload_and_same_address(void)
 {
 	char *log;
@@ -579,6 +697,7 @@ int main(int argc, char **argv)
 
 	test_bad_start();
 	test_tunnel();
+	test_orders(last_up.spi_i);
 	test_reload_and_same_address();
 	test_unknown_identity();
 	test_sigterm();
