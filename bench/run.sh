@@ -1,11 +1,14 @@
 #!/bin/sh
 # Build and run the benchmarks of bench/README.md. Needs root (network namespaces) for the
-# daemon and outage benchmarks; the engine benchmark does not.
+# daemon, outage and VPN benchmarks; the engine benchmark does not.
 #
 #   bench/run.sh [--write] [--skip-net]
 #
 #   --write     append this run's RESULT lines (with date, machine, commit) to bench/RESULTS.md
 #   --skip-net  only the in-process engine benchmark
+#
+# The network parts take a while: ha_udpbench waits up to 120 s before each of its rounds
+# for the machine to be idle, vpn_compare takes about 8 minutes.
 #
 # Builds the working tree in $BENCH_BUILD (default /tmp/b-bench), buildtype release.
 set -eu
@@ -28,18 +31,23 @@ if [ -f "$BUILD/build.ninja" ]; then
 else
 	meson setup "$BUILD" "$ROOT" --buildtype=release >/dev/null
 fi
-ninja -C "$BUILD" bench/ha_regbench ha/ha ha/hactl mnd/mnd tests/linkemu/linkemu >/dev/null
+ninja -C "$BUILD" bench/ha_regbench bench/ha_loadgen ha/ha ha/hactl mnd/mnd vpngw/vpngw \
+	vpngw/gwctl tests/linkemu/linkemu >/dev/null
 
 export MM_HA="$BUILD/ha/ha" MM_HACTL="$BUILD/ha/hactl" MM_MND="$BUILD/mnd/mnd"
-export MM_LINKEMU="$BUILD/tests/linkemu/linkemu"
+export MM_LINKEMU="$BUILD/tests/linkemu/linkemu" MM_LOADGEN="$BUILD/bench/ha_loadgen"
+export MM_VPNGW="$BUILD/vpngw/vpngw" MM_GWCTL="$BUILD/vpngw/gwctl"
 
 echo "== 1a/1b: ha_engine in process (one core), memory with 1,000,000 bindings"
 "$BUILD/bench/ha_regbench" -n 100000 -m 1000000 -c 1 -r 3 | tee -a "$LOG"
 if [ "$NET" = 1 ]; then
-	echo "== 1c: ha daemon over UDP, 1200 mobile nodes (keys file <= 64 KiB)"
-	/usr/bin/python3 "$HERE/ha_udpbench.py" -n 1200 --rounds 5 --window 32 | tee -a "$LOG"
+	echo "== 1c: ha daemon over UDP, 100,000 mobile nodes, window 1024, state on disk and tmpfs"
+	/usr/bin/python3 "$HERE/ha_udpbench.py" -n 100000 --rounds 5 --window 1024 --tmpfs \
+		--quiet-wait 120 | tee -a "$LOG"
 	echo "== 2: TCP outage int-x <-> int-y, +20 ms RTT to the home agent"
 	/usr/bin/python3 "$HERE/mip4_outage.py" --moves 5 --delay-ms 10 | tee -a "$LOG"
+	echo "== issue 4: IKE setups/s and TCP throughput, vpngw/mnd vs strongSwan, side by side"
+	/usr/bin/python3 "$HERE/vpn_compare.py" --build "$BUILD" | tee -a "$LOG"
 fi
 
 if [ "$WRITE" = 1 ]; then

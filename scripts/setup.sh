@@ -12,7 +12,7 @@ packages=(
   # test topology and tests
   iproute2 nftables iptables iputils-ping dnsmasq-base busybox procps psmisc
   python3 python3-pytest python3-scapy tshark
-  # strongSwan as the independent IKEv2/MOBIKE peer in tests/interop and bench/swan_baseline.py
+  # strongSwan as the independent IKEv2/MOBIKE peer in tests/interop and bench/vpn_compare.py
   # (charon with kernel-libipsec, swanctl, the kdf plugin, the openssl plugin for AES-GCM,
   # ChaCha20-Poly1305, X25519 and ECDSA; test certificates come from the openssl CLI)
   strongswan-charon strongswan-swanctl
