@@ -19,6 +19,17 @@ Mobile IPv4 sends its requests into the void and touches nothing the VPN uses) a
 5. test_move_reestablishes: wlan0 moves from ext-b to ext-a (behind NAT): mnd notices its
    address gone and sets up a new IKE SA from the new address at once (no MOBIKE yet).
 6. test_sigterm_deletes: SIGTERM makes mnd delete its IKE SA (charon sees it go), exit 0.
+7. test_psk_suites[suite]: the other three IKE/ESP suites of swan.SUITES with PSK: tunnel
+   up, ping cn.
+
+Tests 1-3, 6 and 7 capture IKE on mn's wlan0 from before the tunnel and end with mnd's
+SIGTERM (its INFORMATIONAL DELETE); tshark then decodes and, with mnd's key log
+(keylog-file, Wireshark's ikev2_decryption_table), decrypts every IKE message: nothing
+malformed, no expert item, every Encrypted payload decrypted with its integrity "[correct]"
+(ikecap.IkeCapture.check_decrypted), including the CREATE_CHILD_SAs of charon's rekeys.
+Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 IKE SAs: for that suite the messages must
+decode, and are counted as undecryptable. With one bit of a key of the key log flipped the
+check fails (tests 1 and 7 for the CBC suite).
 
 mnd comes from $MM_MND (meson sets it).
 """
@@ -36,12 +47,16 @@ from pathlib import Path
 import pytest
 
 import swan
+from ikecap import IkeCapture, summarize
 from swan import result
 
 CN = "198.18.1.3"
 BIG = 50_000_000
 GW_PUBLIC = "198.19.0.2"
 SUITE = "aes128gcm16"
+# RFC 7296 3.2 payload types seen inside the Encrypted payloads
+PT_KE, PT_CERT, PT_AUTH, PT_DELETE, PT_TSI = 34, 37, 39, 42, 44
+N_REKEY_SA = 16393
 
 
 def _bin(var: str) -> str:
@@ -163,30 +178,77 @@ def _agree(gw, st: dict) -> dict:
     return sa
 
 
-def _up(env, topo, ourmnd, auth="psk", pki=None, dpd=2):
-    gw = env.charon("vpngw", "gw", swan.responder_conf(auth=auth, suite=SUITE), pki=pki)
-    m = ourmnd(env, topo, auth=auth, pki=pki, dpd=dpd)
+def _up(env, topo, ourmnd, auth="psk", pki=None, dpd=2, suite=SUITE):
+    gw = env.charon("vpngw", "gw", swan.responder_conf(auth=auth, suite=suite), pki=pki)
+    m = ourmnd(env, topo, auth=auth, pki=pki, dpd=dpd, suite=suite)
     st = m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "the tunnel")
     assert ipaddress.ip_address(st["tia"]) in ipaddress.ip_network(swan.POOL), st
     sa = _agree(gw, st)
     return gw, m, st, sa
 
 
+def _keylog(m: Mnd) -> Path:
+    return m.dir / "ikev2_decryption_table"
+
+
+def _stop(gw, m: Mnd) -> None:
+    """mnd's SIGTERM deletes the IKE SA (an INFORMATIONAL exchange for the capture)."""
+    assert m.stop() == 0, m.tail()
+    deadline = time.monotonic() + 10
+    while [s for s in gw.list_sas() if s.get("state") == "ESTABLISHED"]:
+        assert time.monotonic() < deadline, f"charon still has SAs: {gw.list_sas()}"
+        time.sleep(0.1)
+
+
+def _wire(cap: IkeCapture, m: Mnd, suite: str = SUITE) -> dict:
+    """Stop the capture; tshark with mnd's key log decodes and decrypts every IKE message
+    (ikecap.check_decrypted). All between mn and the gateway's public address; in the first
+    IKE SA the I flag is set exactly on mnd's messages (RFC 7296 3.1), mnd ended it with a
+    DELETE that charon answered."""
+    cap.stop()
+    undecryptable = suite == "chacha20poly1305"      # Wireshark 4.0 lacks it (ikecap.py)
+    counts = cap.check_decrypted(_keylog(m), allow_undecryptable=undecryptable)
+    assert counts["IKE_SA_INIT"] == 2 and counts["IKE_AUTH"] == 2, counts
+    if undecryptable:
+        assert counts["undecryptable"] == counts["encrypted"] > 0, counts
+    else:
+        assert counts["decrypted"] == counts["encrypted"] > 0, counts
+    first = cap.last_messages[0]
+    assert first.exchange == "IKE_SA_INIT" and first.dst == GW_PUBLIC, first
+    for x in cap.last_messages:
+        assert GW_PUBLIC in (x.src, x.dst), x
+        if x.spi_i == first.spi_i:
+            assert x.initiator == (x.dst == GW_PUBLIC), x
+    if not undecryptable:
+        last = [x for x in cap.last_messages if x.exchange == "INFORMATIONAL"][-2:]
+        assert [(x.src, x.response, PT_DELETE in x.inner) for x in last] == \
+            [(cap.last_messages[0].src, False, True), (GW_PUBLIC, True, False)], last
+    return counts
+
+
 def test_psk_public(env, topo, ourmnd):
     addr = topo.attach("wlan0", "ext-b")
+    cap = env.capture("mn", "wlan0", "mn-wlan0")
     gw, m, st, sa = _up(env, topo, ourmnd)
     assert st["local_address"] == addr and st["nat_local"] is False, st
     assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping cn through the tunnel"
     r = env.transfer(st["tia"], nbytes=BIG, name="mnd-psk").start().check(timeout=120,
                                                                           min_bytes=BIG)
+    _stop(gw, m)
+    w = _wire(cap, m)
+    assert w["INFORMATIONAL"] == 2 and w["CREATE_CHILD_SA"] == 0, w
+    # the check can fail: a flipped bit of SK_er (the AEAD tag of charon's messages fails)
+    bad = cap.check_tampered(_keylog(m), "sk_er")
+    assert "Integrity Checksum Data is incorrect" in bad, bad
     result(f"mnd PSK (public) against charon: IKE SA + child up in {st['setup_ms']} ms, TIA "
            f"{st['tia']}, {r['bytes']} bytes cn -> TIA SHA-256 matched, "
-           f"{r['mbit_s']:.0f} Mbit/s")
+           f"{r['mbit_s']:.0f} Mbit/s; tshark: {summarize(w)}; fails with sk_er tampered")
 
 
 def test_cert_behind_nat(env, topo, ourmnd):
     pki = swan.make_pki(Path(env.rundir) / "pki", "ecdsa")
     topo.attach("wlan0", "ext-a")
+    cap = env.capture("mn", "wlan0", "mn-wlan0")
     gw, m, st, sa = _up(env, topo, ourmnd, auth="cert", pki=pki)
     assert st["nat_local"] is True, st
     assert sa.get("nat-remote") == "yes", sa
@@ -194,12 +256,25 @@ def test_cert_behind_nat(env, topo, ourmnd):
     assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping cn through the tunnel"
     r = env.transfer(st["tia"], nbytes=BIG, name="mnd-cert").start().check(timeout=120,
                                                                            min_bytes=BIG)
+    _stop(gw, m)
+    w = _wire(cap, m)
+    # RFC 7296 2.23: IKE_SA_INIT on 500, then 4500 (non-ESP marker) both ways; certificates
+    # and signatures inside both IKE_AUTH messages
+    for x in cap.last_messages:
+        assert (x.sport, x.dport) == ((500, 500) if x.exchange == "IKE_SA_INIT"
+                                      else (4500, 4500)), x
+    for resp in (False, True):
+        assert [x for x in cap.last_messages if x.exchange == "IKE_AUTH" and
+                x.response == resp and PT_CERT in x.inner and PT_AUTH in x.inner], \
+            cap.last_messages
     result(f"mnd ECDSA behind NAT against charon: up in {st['setup_ms']} ms, "
-           f"{r['bytes']} bytes SHA-256 matched, {r['mbit_s']:.0f} Mbit/s")
+           f"{r['bytes']} bytes SHA-256 matched, {r['mbit_s']:.0f} Mbit/s; tshark: "
+           f"{summarize(w)}")
 
 
 def test_rekeys_during_transfer(env, topo, ourmnd):
     topo.attach("wlan0", "ext-b")
+    cap = env.capture("mn", "wlan0", "mn-wlan0")
     gw, m, st, sa = _up(env, topo, ourmnd, dpd=30)
     x = env.transfer(st["tia"], rate=8_000_000, chunk=16384, name="mnd-rekey").start()
 
@@ -225,9 +300,25 @@ def test_rekeys_during_transfer(env, topo, ourmnd):
     flowing()
     x.stop()
     r = x.check(timeout=30, min_bytes=3_000_000)
+    _stop(gw, m)
+    w = _wire(cap, m)
+    # charon's child rekey (REKEY_SA, TS) and IKE SA rekey (with KE, no TS); the old Child
+    # SA and IKE SA deleted; mnd's last DELETE in the new IKE SA, decrypted with mnd's key
+    # line for it. RFC 7296 2.18: charon, which rekeyed, is the original initiator of the
+    # new IKE SA: the I flag now on its messages.
+    reqs = [x for x in cap.last_messages if x.exchange == "CREATE_CHILD_SA" and not x.response]
+    assert w["CREATE_CHILD_SA"] == 4 and len(reqs) == 2, cap.last_messages
+    assert all(x.src == GW_PUBLIC for x in reqs), reqs
+    child, ike = reqs
+    assert N_REKEY_SA in [n for n, _ in child.notifies] and PT_TSI in child.inner, child
+    assert PT_KE in ike.inner and PT_TSI not in ike.inner, ike
+    new = [x for x in cap.last_messages if x.frame > ike.frame and x.spi_i != ike.spi_i]
+    assert len(new) >= 2 and all(x.decrypted for x in new), cap.last_messages
+    assert all(x.initiator == (x.src == GW_PUBLIC) for x in new), new
+    assert len(_keylog(m).read_text().splitlines()) == 2, "one key line per IKE SA"
     result(f"mnd: charon rekeyed Child SA {old['spi_in']} -> {st['children'][0]['spi_in']} "
            f"and IKE SA {ike_old[0]} -> {st['ike_spi_i']} during a transfer; {r['bytes']} "
-           "bytes intact")
+           f"bytes intact; tshark: {summarize(w)}")
 
 
 def test_recovers_after_gateway_restart(env, topo, ourmnd):
@@ -269,10 +360,28 @@ def test_move_reestablishes(env, topo, ourmnd):
 
 def test_sigterm_deletes(env, topo, ourmnd):
     topo.attach("wlan0", "ext-b")
+    cap = env.capture("mn", "wlan0", "mn-wlan0")
     gw, m, st, sa = _up(env, topo, ourmnd)
-    assert m.stop() == 0, m.tail()
-    deadline = time.monotonic() + 10
-    while [s for s in gw.list_sas() if s.get("state") == "ESTABLISHED"]:
-        assert time.monotonic() < deadline, f"charon still has SAs: {gw.list_sas()}"
-        time.sleep(0.1)
-    result("SIGTERM: mnd deleted its IKE SA (charon saw it go) and exited 0")
+    _stop(gw, m)
+    w = _wire(cap, m)
+    result(f"SIGTERM: mnd deleted its IKE SA (charon saw it go) and exited 0; tshark: "
+           f"{summarize(w)}")
+
+
+@pytest.mark.parametrize("suite", ["aes256gcm16", "chacha20poly1305",
+                                   "aes128-sha256-modp2048"])
+def test_psk_suites(env, topo, ourmnd, suite):
+    topo.attach("wlan0", "ext-b")
+    cap = env.capture("mn", "wlan0", "mn-wlan0")
+    gw, m, st, sa = _up(env, topo, ourmnd, suite=suite)
+    ike, _ = swan.SUITES[suite]
+    assert topo.ping("mn", CN, count=3, timeout=3, interval=0.2), "ping cn through the tunnel"
+    _stop(gw, m)
+    w = _wire(cap, m, suite)
+    tampered = ""
+    if suite == "aes128-sha256-modp2048":
+        bad = cap.check_tampered(_keylog(m), "sk_ai")       # HMAC-SHA2-256-128 fails
+        assert "Integrity Checksum Data is incorrect" in bad, bad
+        tampered = "; fails with sk_ai tampered"
+    result(f"mnd PSK {ike} against charon: up in {st['setup_ms']} ms, ping cn; tshark: "
+           f"{summarize(w)}{tampered}")
