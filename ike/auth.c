@@ -14,7 +14,8 @@
  * INTERNAL_ADDRESS_FAILURE and no Child SA, 3.15.4), traffic selectors narrowed (2.9: TSi to
  * the assigned address when CP was used, TSr to local_ts; nothing left -> TS_UNACCEPTABLE).
  * A Child SA failure leaves the IKE SA up (2.21.2). USE_TRANSPORT_MODE is not echoed: the
- * Child SA is a tunnel (1.3.1: declining it means tunnel mode).
+ * Child SA is a tunnel (1.3.1: declining it means tunnel mode). With MOBIKE both sides may
+ * add ADDITIONAL_IP4_ADDRESS for their other addresses (RFC 4555 3.4; mobike.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -368,6 +369,9 @@ int ike_auth_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 		err = ike_cp_add_request(&o->b);
 	if (err == 0 && p->mobike)
 		err = ike_notify_add(&o->b, IKE_N_MOBIKE_SUPPORTED, NULL, 0);
+	/* RFC 4555 3.4: our other addresses, if we announce them. */
+	if (err == 0 && p->mobike && e->cfg.announce_addresses)
+		err = ike_mobike_add_addresses(sa, &o->b, sa->local.addr, false);
 	if (err == 0)
 		err = ike_sa_payload_encode(&o->b, &offer);
 	if (err == 0)
@@ -491,6 +495,7 @@ int ike_auth_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 	id_store(&sa->peer_id, &idr);
 	sa->mobike = p->mobike &&
 		     ike_rx_notify(rx, IKE_N_MOBIKE_SUPPORTED, &(struct ike_notify){ 0 }) == 0;
+	ike_mobike_auth_done(sa, rx);     /* RFC 4555 3.4: role, the peer's addresses */
 	if (rcp) {
 		struct ike_cp cp;
 
@@ -727,6 +732,7 @@ int ike_auth_request(struct ike_sa *sa, struct ike_rx *rx)
 		ike_engine_foreach(e, drop_old_sa, &(struct initial_contact){ sa, rx->out });
 	sa->mobike = p->mobike &&
 		     ike_rx_notify(rx, IKE_N_MOBIKE_SUPPORTED, &(struct ike_notify){ 0 }) == 0;
+	ike_mobike_auth_done(sa, rx);     /* RFC 4555 3.4: role, the peer's addresses */
 	if (ike_rx_notify(rx, IKE_N_USE_TRANSPORT_MODE, &(struct ike_notify){ 0 }) == 0)
 		LOG_INFO(&sa->log, "the peer asks for transport mode: declined, tunnel mode");
 
@@ -744,6 +750,8 @@ int ike_auth_request(struct ike_sa *sa, struct ike_rx *rx)
 		err = ike_cp_add_reply(&o->b, sa->inner_addr, sa->dns, sa->ndns);
 	if (err == 0 && sa->mobike)
 		err = ike_notify_add(&o->b, IKE_N_MOBIKE_SUPPORTED, NULL, 0);
+	if (err == 0 && sa->mobike && e->cfg.announce_addresses)
+		err = ike_mobike_add_addresses(sa, &o->b, sa->local.addr, false);
 	if (err == 0 && child_err)
 		err = ike_notify_add(&o->b, child_err, NULL, 0);
 	if (err == 0 && c) {

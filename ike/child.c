@@ -255,6 +255,8 @@ static void move_children(struct ike_sa *from, struct ike_sa *to)
 		(void)ike_engine_child_index(e, to, c->spi_in);
 		memset(c, 0, sizeof(*c));
 	}
+	/* MOBIKE state (a move under way, the peer's addresses) goes on with the new SA. */
+	ike_mobike_inherit(to, from);
 	for (size_t i = 0; i < from->ntasks; i++)
 		if (from->tasks[i].task != IKE_TASK_DELETE_IKE &&
 		    from->tasks[i].task != IKE_TASK_REKEY_IKE && from->tasks[i].task != IKE_TASK_DPD)

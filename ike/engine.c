@@ -34,7 +34,7 @@ static void out_reset(struct ike_actions *out)
 	out->buf_len = 0;
 }
 
-static const char *ep_str(const struct ike_endpoint *ep, char *buf, size_t size)
+const char *ike_ep_str(const struct ike_endpoint *ep, char *buf, size_t size)
 {
 	char a[INET_ADDRSTRLEN] = "?";
 
@@ -58,7 +58,7 @@ void ike_drop(struct ike_engine *e, const struct ike_sa *sa, const struct ike_en
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_msg(sa ? &sa->log : &e->log, level, "dropped a message from %s: %s",
-		ep_str(from, ep, sizeof(ep)), why);
+		ike_ep_str(from, ep, sizeof(ep)), why);
 }
 
 int ike_engine_random(struct ike_engine *e, void *buf, size_t len)
@@ -267,6 +267,13 @@ void ike_sa_schedule(struct ike_sa *sa)
 
 	if (sa->state == IKE_SA_DEAD)
 		return;
+	if (sa->mob.deferred) {
+		/* MOBIKE, no usable address: nothing is sent, so no retransmission, liveness
+		 * check or rekey is due; only local expiry goes on. */
+		if (sa->state == IKE_SA_REKEYED || sa->state == IKE_SA_DELETING)
+			due = sa->expire_at;
+		goto set;
+	}
 	if (sa->req.active)
 		due = min_t(due, sa->req.retransmit_at);
 	if (sa->state == IKE_SA_INIT_DONE)
@@ -288,9 +295,11 @@ void ike_sa_schedule(struct ike_sa *sa)
 	if (sa->state == IKE_SA_REKEYED || sa->state == IKE_SA_DELETING)
 		due = min_t(due, sa->expire_at);
 	/* Tasks that could not start yet (no room for their actions): at the next timer. */
-	if (!sa->req.active && sa->ntasks &&
-	    (sa->state == IKE_SA_ESTABLISHED || sa->state == IKE_SA_REKEYED))
+	if (!sa->req.active && ((sa->ntasks &&
+				 (sa->state == IKE_SA_ESTABLISHED || sa->state == IKE_SA_REKEYED)) ||
+				ike_mobike_task_due(sa)))
 		due = 0;
+set:
 	sa->due = due;
 	if (sa->heap_idx != SIZE_MAX && sa->heap_idx < e->heap_n) {
 		heap_up(e, sa->heap_idx);
@@ -500,8 +509,9 @@ int ike_sa_send_request(struct ike_sa *sa, struct ike_out_msg *o, enum ike_task 
 	r->msg_id = sa->next_req_id++;
 	r->sends = 1;
 	r->retransmit_at = now + e->cfg.retransmit_base;
-	e->st.tx++;
-	err = ike_act_send(out, &sa->local, &sa->remote, r->msg, r->len);
+	r->first_sent = now;
+	/* The path: the SA's, or with MOBIKE the newest pair of a move (RFC 4555 3.5). */
+	err = ike_mobike_transmit(sa, false, now, out);
 	ike_sa_schedule(sa);
 	return err;
 }
@@ -666,11 +676,14 @@ void ike_sa_kick(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_task_item t;
 
-	while (!sa->req.active && sa->state != IKE_SA_DEAD && sa->ntasks > 0) {
+	while (!sa->req.active && sa->state != IKE_SA_DEAD &&
+	       (sa->ntasks > 0 || ike_mobike_task_due(sa))) {
 		int err;
 
 		if (sa->state != IKE_SA_ESTABLISHED && sa->state != IKE_SA_REKEYED)
 			return;
+		if (sa->mob.deferred)
+			break;         /* MOBIKE: no address works; the tasks wait */
 		/* A replaced IKE SA only carries its own DELETE (2.8: the last request). */
 		if (sa->state == IKE_SA_REKEYED && sa->tasks[0].task != IKE_TASK_DELETE_IKE) {
 			ike_sa_task_pop(sa, &t);
@@ -678,7 +691,9 @@ void ike_sa_kick(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 		}
 		if (!ike_actions_room(out, 2, IKE_MSG_MAX))
 			return;
-		ike_sa_task_pop(sa, &t);
+		/* MOBIKE work first (RFC 4555 3.5: the update as soon as the window allows). */
+		if (!ike_mobike_next_task(sa, &t))
+			ike_sa_task_pop(sa, &t);
 		switch (t.task) {
 		case IKE_TASK_CREATE_CHILD:
 		case IKE_TASK_REKEY_CHILD:
@@ -689,6 +704,11 @@ void ike_sa_kick(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 		case IKE_TASK_DELETE_CHILD:
 		case IKE_TASK_DELETE_IKE:
 			err = ike_info_start(sa, &t, now, out);
+			break;
+		case IKE_TASK_MOBIKE_UPDATE:
+		case IKE_TASK_MOBIKE_RR:
+		case IKE_TASK_MOBIKE_ADDRS:
+			err = ike_mobike_start(sa, &t, now, out);
 			break;
 		default:
 			err = -EINVAL;
@@ -707,7 +727,11 @@ static void request_timeout(struct ike_sa *sa, mm_time_ns now, struct ike_action
 	struct ike_request *r = &sa->req;
 	char reason[128];
 
-	if (r->sends >= e->cfg.retransmit_tries) {
+	if (r->sends >= ike_mobike_tries(sa, r) && !ike_mobike_keep_trying(sa, r, now)) {
+		if (ike_mobike_request_expired(sa, now, out)) {
+			ike_sa_kick(sa, now, out);
+			return;
+		}
 		snprintf(reason, sizeof(reason), "peer unreachable (no answer after %u sends)",
 			 r->sends);
 		LOG_NOTICE(&sa->log, "%s", reason);
@@ -722,16 +746,16 @@ static void request_timeout(struct ike_sa *sa, mm_time_ns now, struct ike_action
 	r->retransmit_at = now + (e->cfg.retransmit_base << (r->sends < 20 ? r->sends : 20));
 	r->sends++;
 	e->st.retransmits++;
-	e->st.tx++;
 	LOG_DEBUG(&sa->log, "retransmitting request %u (send %u)", r->msg_id, r->sends);
-	ike_act_send(out, &sa->local, &sa->remote, r->msg, r->len);
+	/* MOBIKE: on the newest path, or on every pair when testing paths (RFC 4555 3.10). */
+	ike_mobike_transmit(sa, true, now, out);
 }
 
 static void sa_timer(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	const struct ike_peer_cfg *p = sa->peer;
 
-	if (sa->req.active && now >= sa->req.retransmit_at) {
+	if (sa->req.active && now >= sa->req.retransmit_at && !sa->mob.deferred) {
 		request_timeout(sa, now, out);
 		if (sa->state == IKE_SA_DEAD)
 			return;
@@ -805,7 +829,8 @@ int ike_engine_new(const struct ike_engine_cfg *cfg, struct ike_engine **out)
 	struct ike_engine *e;
 
 	if (!cfg || !out || (cfg->npeers && !cfg->peers) ||
-	    (cfg->default_role != IKE_ROLE_INITIATOR && cfg->default_role != IKE_ROLE_RESPONDER))
+	    (cfg->default_role != IKE_ROLE_INITIATOR && cfg->default_role != IKE_ROLE_RESPONDER) ||
+	    cfg->nlocal_addrs > IKE_MOBIKE_MAX_ADDRS)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -987,6 +1012,12 @@ static int order(struct ike_engine *e, uint64_t spi_i, enum ike_task task, uint3
 		finish(e);
 		return 0;
 	}
+	if (task == IKE_TASK_DELETE_IKE && sa->mob.deferred) {
+		/* MOBIKE, no usable address: the DELETE could never leave. */
+		ike_sa_kill(sa, "deleted locally (no usable address)", out);
+		finish(e);
+		return 0;
+	}
 	if (task != IKE_TASK_DELETE_IKE && sa->state != IKE_SA_ESTABLISHED)
 		return -EAGAIN;
 	if (task == IKE_TASK_REKEY_CHILD || task == IKE_TASK_DELETE_CHILD) {
@@ -1084,6 +1115,92 @@ void ike_engine_child_activity(struct ike_engine *e, uint32_t child_spi_in, mm_t
 	ike_sa_schedule(sa);
 }
 
+/* --- MOBIKE orders (RFC 4555; mobike.c) ------------------------------------------------------- */
+
+int ike_engine_update_addresses(struct ike_engine *e, uint64_t spi_i,
+				const struct ike_endpoint *local,
+				const struct ike_endpoint *remote, mm_time_ns now,
+				struct ike_actions *out)
+{
+	struct ike_sa *sa;
+	int err;
+
+	if (!e || !out)
+		return -EINVAL;
+	out_reset(out);
+	sa = by_handle(e, spi_i);
+	if (!sa)
+		return -ENOENT;
+	if (sa->state != IKE_SA_ESTABLISHED)
+		return -EAGAIN;
+	err = ike_mobike_order_move(sa, local, remote, now, out);
+	if (err == 0)
+		ike_sa_kick(sa, now, out);
+	ike_sa_schedule(sa);
+	finish(e);
+	return err;
+}
+
+int ike_engine_probe_paths(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
+			   struct ike_actions *out)
+{
+	struct ike_sa *sa;
+	int err;
+
+	if (!e || !out)
+		return -EINVAL;
+	out_reset(out);
+	sa = by_handle(e, spi_i);
+	if (!sa)
+		return -ENOENT;
+	if (sa->state != IKE_SA_ESTABLISHED)
+		return -EAGAIN;
+	err = ike_mobike_order_probe(sa, now, out);
+	if (err == 0)
+		ike_sa_kick(sa, now, out);
+	ike_sa_schedule(sa);
+	finish(e);
+	return err < 0 ? err : 0;
+}
+
+struct local_changed {
+	mm_time_ns now;
+	struct ike_actions *out;
+};
+
+static void local_changed(struct ike_sa *sa, void *arg)
+{
+	struct local_changed *lc = arg;
+
+	ike_mobike_local_changed(sa, lc->now, lc->out);
+	/* As many as one batch holds now; the rest at the next ike_engine_timer(). */
+	if (ike_actions_room(lc->out, TIMER_ROOM_ACTIONS, 2 * IKE_MSG_MAX))
+		ike_sa_kick(sa, lc->now, lc->out);
+	ike_sa_schedule(sa);
+}
+
+int ike_engine_set_local_addresses(struct ike_engine *e, const struct in_addr *addrs,
+				   size_t n, mm_time_ns now, struct ike_actions *out)
+{
+	struct local_changed lc = { now, out };
+
+	if (!e || !out || (n && !addrs) || n > IKE_MOBIKE_MAX_ADDRS)
+		return -EINVAL;
+	out_reset(out);
+	if (n == e->cfg.nlocal_addrs &&
+	    (n == 0 || memcmp(e->cfg.local_addrs, addrs, n * sizeof(addrs[0])) == 0))
+		return 0;
+	memset(e->cfg.local_addrs, 0, sizeof(e->cfg.local_addrs));
+	if (n)
+		memcpy(e->cfg.local_addrs, addrs, n * sizeof(addrs[0]));
+	e->cfg.nlocal_addrs = n;
+	LOG_INFO(&e->log, "MOBIKE: %zu local addresses", n);
+	if (e->cfg.announce_addresses)
+		ike_engine_foreach(e, local_changed, &lc);
+	finish(e);
+	return 0;
+}
+
 mm_time_ns ike_engine_next_timer(const struct ike_engine *e)
 {
 	if (!e || e->heap_n == 0)
@@ -1147,20 +1264,33 @@ void ike_engine_stats(const struct ike_engine *e, struct ike_engine_stats *out)
 
 static void update_path(struct ike_sa *sa, const struct ike_rx *rx)
 {
+	char a[32], b[32];
+
+	/* MOBIKE: addresses change only by UPDATE_SA_ADDRESSES; an IKE message from elsewhere
+	 * (a path test, a retransmission after a move, a NAT rebinding, an attacker's replay
+	 * that passed the checks) changes nothing (RFC 4555 3.8: "MUST NOT use these dynamic
+	 * updates for IKEv2 packets"; RFC 4621 5.2.6). */
+	if (sa->mobike) {
+		if (!ike_hdr_is_response(&rx->m->hdr) && !ike_mobike_has_update(rx->pl) &&
+		    (rx->from.addr.s_addr != sa->remote.addr.s_addr ||
+		     rx->from.port != sa->remote.port))
+			LOG_INFO(&sa->log, "MOBIKE: request %u from %s, not from the SA's peer "
+				 "address %s: answered there, no implicit address update",
+				 rx->m->hdr.msg_id, ike_ep_str(&rx->from, a, sizeof(a)),
+				 ike_ep_str(&sa->remote, b, sizeof(b)));
+		return;
+	}
 	/* 2.23: after the switch to port 4500 everything goes there; a NAT in front of the
-	 * peer may change its address and port: follow the latest authenticated message
-	 * (MOBIKE, RFC 4555 3.8, turns this off: it moves explicitly). */
+	 * peer may change its address and port: follow the latest authenticated message. */
 	if (rx->to.port == IKE_NATT_PORT && !sa->natt) {
 		sa->natt = true;
 		sa->local = rx->to;
 		sa->remote = rx->from;
-	} else if (sa->natt && !sa->mobike && sa->nat_remote &&
+	} else if (sa->natt && sa->nat_remote &&
 		   (rx->from.addr.s_addr != sa->remote.addr.s_addr ||
 		    rx->from.port != sa->remote.port)) {
-		char a[32], b[32];
-
 		LOG_NOTICE(&sa->log, "peer moved from %s to %s (NAT mapping changed)",
-			   ep_str(&sa->remote, a, sizeof(a)), ep_str(&rx->from, b, sizeof(b)));
+			   ike_ep_str(&sa->remote, a, sizeof(a)), ike_ep_str(&rx->from, b, sizeof(b)));
 		sa->remote = rx->from;
 		ike_sa_update_logger(sa);
 	}
@@ -1187,6 +1317,9 @@ static void dispatch_response(struct ike_sa *sa, struct ike_rx *rx)
 	int rc;
 
 	memset(&sa->req, 0, sizeof(sa->req));
+	/* MOBIKE path testing (RFC 4555 3.10): the pair this answer came on works. */
+	if (sa->mobike)
+		ike_mobike_response_path(sa, rx, &done);
 	switch (rx->m->hdr.exchange) {
 	case IKE_EXCH_SA_INIT:
 		rc = ike_sa_init_response(sa, rx, &done);
@@ -1235,6 +1368,7 @@ static void input_encrypted(struct ike_sa *sa, struct ike_rx *rx)
 	struct ike_parse_error perr;
 	struct ike_rule_result res;
 	size_t plain_len = 0;
+	const char *mobike_clear;
 	char why[160];
 	int err;
 
@@ -1243,40 +1377,64 @@ static void input_encrypted(struct ike_sa *sa, struct ike_rx *rx)
 			 "%s before the IKE SA has keys", response ? "response" : "request");
 		return;
 	}
+	/* MOBIKE (RFC 4555 3.5, RFC 7296 1.4): UPDATE_SA_ADDRESSES counts only inside SK. */
+	mobike_clear = ike_mobike_has_update(&rx->m->chain) ?
+		       "; it carries UPDATE_SA_ADDRESSES outside SK (MOBIKE): no address change" :
+		       "";
 	if (!rx->m->sk.present || rx->m->sk.type != IKE_PT_SK) {
-		ike_drop(e, sa, &rx->from, &e->st.dropped_malformed, LOG_LEVEL_WARNING,
+		ike_drop(e, sa, &rx->from, &e->st.dropped_malformed, LOG_LEVEL_WARNING, "%s%s",
 			 rx->m->sk.present ? "fragmented message (RFC 7383 not supported)" :
-			 "no Encrypted payload");
+			 "no Encrypted payload", mobike_clear);
 		return;
 	}
 	if (ike_rules_check(rx->m, NULL, &res) < 0) {
-		ike_drop(e, sa, &rx->from, &e->st.dropped_malformed, LOG_LEVEL_WARNING, "%s",
-			 ike_rule_describe(&res, why, sizeof(why)));
+		ike_drop(e, sa, &rx->from, &e->st.dropped_malformed, LOG_LEVEL_WARNING, "%s%s",
+			 ike_rule_describe(&res, why, sizeof(why)), mobike_clear);
 		return;
 	}
 	/* 2.3: window size 1. A request must be the next one; the previous one is a
 	 * retransmission we answer from the cache; a response must match our request. */
 	if (!response && h->msg_id != sa->next_peer_id) {
-		if (h->msg_id + 1 == sa->next_peer_id && sa->last_resp) {
-			/* Verify the checksum first: only a genuine copy earns an answer. */
+		bool again = h->msg_id + 1 == sa->next_peer_id && sa->last_resp;
+		bool update = false;
+
+		/* Verify the checksum first: only a genuine copy earns an answer. With MOBIKE an
+		 * older copy is opened too, to name a replayed UPDATE_SA_ADDRESSES in the log. */
+		if (again || sa->mobike) {
 			err = ike_sk_unprotect(&sa->sk_in, rx->data, rx->len, rx->m->sk.hdr_off,
 					       IKE_SK_ENCRYPTED, e->plain, sizeof(e->plain),
 					       &plain_len);
-			OPENSSL_cleanse(e->plain, plain_len);
 			if (err < 0) {
 				ike_drop(e, sa, &rx->from, err == -EACCES ?
 					 &e->st.dropped_integrity : &e->st.dropped_malformed,
-					 LOG_LEVEL_WARNING, "retransmitted request %u: %s", h->msg_id,
+					 LOG_LEVEL_WARNING, "%s request %u: %s",
+					 again ? "retransmitted" : "old", h->msg_id,
 					 err == -EACCES ? "integrity check failed" : "undecryptable");
 				return;
 			}
-			LOG_DEBUG(&sa->log, "request %u again: resending our response", h->msg_id);
+			memset(&perr, 0, sizeof(perr));
+			update = sa->mobike &&
+				 ike_chain_parse(e->plain, plain_len, rx->m->sk.inner_first,
+						 rx->m->sk.data_off, true, &e->inner, &perr) == 0 &&
+				 ike_mobike_has_update(&e->inner);
+			OPENSSL_cleanse(e->plain, plain_len);
+		}
+		if (again) {
+			if (update && (rx->from.addr.s_addr != sa->remote.addr.s_addr ||
+				       rx->from.port != sa->remote.port))
+				LOG_INFO(&sa->log, "MOBIKE: UPDATE_SA_ADDRESSES %u again, from %s: "
+					 "resending our response, no address change", h->msg_id,
+					 ike_ep_str(&rx->from, why, sizeof(why)));
+			else
+				LOG_DEBUG(&sa->log, "request %u again: resending our response",
+					  h->msg_id);
 			e->st.tx++;
 			ike_act_send(rx->out, &rx->to, &rx->from, sa->last_resp, sa->last_resp_len);
 			return;
 		}
 		ike_drop(e, sa, &rx->from, &e->st.dropped_replay, LOG_LEVEL_WARNING,
-			 "request with message ID %u, expected %u", h->msg_id, sa->next_peer_id);
+			 "request with message ID %u, expected %u%s", h->msg_id, sa->next_peer_id,
+			 update ? ": a replayed UPDATE_SA_ADDRESSES (MOBIKE), no address change" : "");
 		return;
 	}
 	if (response && (!sa->req.active || h->msg_id != sa->req.msg_id ||

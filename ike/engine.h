@@ -36,6 +36,54 @@
  * SA_UP / SA_DOWN are emitted for SAs that were established, and SA_DOWN also when an SA we
  * initiated fails before that (so that an initiator can retry); a responder's half-open SA
  * that never completes just goes (logged).
+ *
+ * MOBIKE (RFC 4555; ike/mobike.c). When both sides sent MOBIKE_SUPPORTED (ike_sa_info.mobike)
+ * the IKE SA and all its Child SAs change addresses together, only by an explicit
+ * UPDATE_SA_ADDRESSES exchange: an IKE message from another address never moves anything
+ * (RFC 4621 5.2.6; RFC 4555 3.8), whereas without MOBIKE the 2.23 rule stays (a peer behind
+ * a NAT is followed to its new mapping). "Initiator" below is the MOBIKE initiator, the side
+ * that made the first IKE SA (it keeps the role across IKE SA rekeys): it decides (3.5).
+ *  - Initiator (mnd): ike_engine_update_addresses() orders a move; the engine sends
+ *    INFORMATIONAL {N(UPDATE_SA_ADDRESSES), N(NAT_DETECTION_*), N(COOKIE2),
+ *    [N(NO_NATS_ALLOWED)], [N(ADDITIONAL_IP4_ADDRESS)+ | N(NO_ADDITIONAL_ADDRESSES)]} from the
+ *    new pair and, on the answer, emits IKE_ACT_SA_MOVED. A newer order while one is under
+ *    way redirects the request in flight to the newest pair (3.5) and, once it is answered,
+ *    sends a fresh UPDATE_SA_ADDRESSES (its answer no longer says anything, 3.5, 3.7): never
+ *    two requests outstanding, never a new IKE_SA_INIT. An order without a local address
+ *    defers the SA: nothing is sent (no retransmissions, no liveness check, so no death by
+ *    DPD) until the next order. When a request gets no answer after two sends, or when
+ *    ike_engine_probe_paths() says the path failed, the engine tests paths (3.10): every
+ *    retransmission goes on every (local address x peer address) pair, in the order of
+ *    policy_mobike_pairs() (the local addresses of ike_engine_set_local_addresses(), the
+ *    peer's address set), and the first pair that answers becomes the new path (an
+ *    UPDATE_SA_ADDRESSES to it). Refusals (UNACCEPTABLE_ADDRESSES; UNEXPECTED_NAT_DETECTED
+ *    after three tries, 3.9) end in IKE_ACT_MOVE_FAILED and the SA stays on its old pair.
+ *  - Responder (vpngw): UPDATE_SA_ADDRESSES counts only inside SK with the next message ID
+ *    (replays and copies outside SK are dropped and logged); NO_NATS_ALLOWED that does not
+ *    match the IP header is answered UNEXPECTED_NAT_DETECTED (3.9); policy_mobike_accept()
+ *    with the peer's mobike_policy decides (a refusal is answered UNACCEPTABLE_ADDRESSES,
+ *    the reason logged); when it asks for return routability (3.7; by default for an
+ *    address new to the SA) the engine sends INFORMATIONAL {N(COOKIE2)} to the new address
+ *    and moves (IKE_ACT_SA_MOVED) only when the answer echoes the cookie from that address
+ *    (meanwhile its own IKE requests already go there, 3.5; a wrong cookie closes the SA,
+ *    3.7; no answer, or one from elsewhere, leaves everything where it was).
+ *    NAT flags come from the request's NAT_DETECTION_* notifies. Responders retransmit their
+ *    own requests on MOBIKE SAs for five minutes at least (3.11).
+ *  - Both: the local address set (cfg.local_addrs, ike_engine_set_local_addresses()) is
+ *    announced in IKE_AUTH and, after a change, in an INFORMATIONAL (ADDITIONAL_IP4_ADDRESS
+ *    per address other than the one in the IP header, or NO_ADDITIONAL_ADDRESSES; 3.4, 3.6)
+ *    when cfg.announce_addresses is set; the peer's set is kept (ike_sa_info.peer_addrs,
+ *    IKE_ACT_PEER_ADDRESSES). An initiator whose peer's new set no longer holds the current
+ *    peer address moves to the first address of the set.
+ *  - The daemon: after IKE_ACT_SA_MOVED, send IKE and ESP (both in UDP 4500) between the new
+ *    endpoints for the SA and every Child SA listed; NAT keepalives (RFC 3948 4) only on that
+ *    current pair, never on pairs being tested (RFC 4621 5.2.6), and only when the action's
+ *    sa.nat_local says a NAT is in front of us; count ESP as liveness
+ *    (ike_engine_child_activity()) only when it came from the current peer address (3.12).
+ *    The engine needs the real local address of each datagram (IP_PKTINFO) in `to`; 0.0.0.0
+ *    means unknown and is then not compared.
+ *  - Counters in ike_engine_stats (mobike_*); every move is one NOTICE line "MOBIKE: moved
+ *    OLD-LOCAL <-> OLD-REMOTE => NEW-LOCAL <-> NEW-REMOTE, NAT ..., in N ms".
  */
 #ifndef MM_IKE_ENGINE_H
 #define MM_IKE_ENGINE_H
@@ -47,6 +95,10 @@
 
 #include "common/clock.h"
 #include "ike/transform.h"
+#include "policy/mobike.h"
+
+/* This engine has the MOBIKE calls, actions and fields below (issue "MOBIKE"). */
+#define IKE_ENGINE_MOBIKE 1
 
 /* --- addresses ------------------------------------------------------------------------ */
 
@@ -88,6 +140,9 @@ struct ike_credentials {
 	void *trust;                 /* trust anchors the peer's certificate must chain to */
 };
 
+/* MOBIKE address sets (RFC 4555 3.4, 3.6): at most this many addresses per side. */
+#define IKE_MOBIKE_MAX_ADDRS POLICY_MOBIKE_MAX_ADDRS
+
 /* Proposals in preference order; the first the peer also offers wins (RFC 7296 2.7). */
 #define IKE_CFG_MAX_SUITES 8
 struct ike_proposals {
@@ -127,6 +182,13 @@ struct ike_peer_cfg {
 	uint32_t child_lifetime_s;           /* rekey Child SAs after (also the ESP soft limit) */
 	uint32_t dpd_interval_s;             /* liveness check when idle this long (0: off) */
 	bool mobike;                         /* MOBIKE_SUPPORTED (RFC 4555; issue "MOBIKE") */
+	/* MOBIKE initiator: NO_NATS_ALLOWED in every UPDATE_SA_ADDRESSES and address set update,
+	 * so that the responder refuses a path with a NAT (RFC 4555 3.9; for paths known to
+	 * have none, e.g. site to site). */
+	bool mobike_no_nats;
+	/* MOBIKE responder: acceptance of this peer's new addresses (return routability always /
+	 * for new addresses (default) / never, NATs, allowed prefixes; policy/mobike.h). */
+	struct policy_mobike_cfg mobike_policy;
 };
 
 /* Callbacks into the daemon (all optional except where noted). */
@@ -162,6 +224,13 @@ struct ike_engine_cfg {
 	mm_time_ns retransmit_base;          /* default 1 s */
 	unsigned retransmit_tries;           /* default 6 */
 	bool keylog;                         /* emit IKE_ACT_KEYLOG actions (debugging aid) */
+	/* MOBIKE (RFC 4555): our usable local addresses, preferred first (the initiator tests
+	 * paths from them, 3.10; ike_engine_set_local_addresses() replaces the set), and whether
+	 * they are announced to MOBIKE peers (3.4, 3.6: a gateway with several addresses sets
+	 * it; an initiator behind NATs usually not). Empty: only the SA's own address. */
+	struct in_addr local_addrs[IKE_MOBIKE_MAX_ADDRS];
+	size_t nlocal_addrs;
+	bool announce_addresses;
 };
 
 /* --- actions -------------------------------------------------------------------------- */
@@ -175,6 +244,15 @@ enum ike_action_kind {
 	IKE_ACT_SA_DOWN,         /* an IKE SA is gone (reason in text) */
 	IKE_ACT_KEYLOG,          /* a line for Wireshark's ikev2_decryption_table (text) */
 };
+/* MOBIKE actions (RFC 4555). Macros rather than enumerators, so that a switch on
+ * ike_action.kind written before them (no default label) still compiles under -Wswitch;
+ * switch on (int)act->kind to handle them. */
+#define IKE_ACT_SA_MOVED       7   /* the IKE SA and every Child SA listed moved to new
+				    * outer addresses (struct ike_move_info; text: the log line) */
+#define IKE_ACT_MOVE_FAILED    8   /* initiator: the peer refused the move (ike_move_info with
+				    * tried_*, refusal; text: why); the SA stays where it was */
+#define IKE_ACT_PEER_ADDRESSES 9   /* the peer announced a new address set (ike_sa_info
+				    * .peer_addrs, in u.sa) */
 
 #define IKE_MSG_MAX 8192         /* our largest message; larger ones are dropped on receive */
 #define IKE_KEY_MAX 80           /* encryption key | salt, or integrity key, of one SA */
@@ -193,6 +271,8 @@ struct ike_child_info {
 	uint32_t lifetime_s;                 /* soft limit: the engine rekeys when told */
 	uint32_t replaces_spi_in;            /* rekey: the SA this one replaces (0: none) */
 };
+
+#define IKE_MOVE_MAX_CHILDREN 8  /* Child SAs of one IKE SA (all of them) */
 
 /* An established IKE SA (for logs, gwctl, and the initiator's address configuration). */
 struct ike_sa_info {
@@ -214,6 +294,36 @@ struct ike_sa_info {
 	uint32_t msgid_out, msgid_in;        /* next request ID we send / we expect (2.3) */
 	size_t nchildren;                    /* Child SAs installed */
 	bool mobike;                         /* both sides sent MOBIKE_SUPPORTED */
+	/* MOBIKE (RFC 4555) */
+	bool mobike_initiator;               /* we decide the addresses (3.5) */
+	bool move_pending;                   /* initiator: a move not answered yet */
+	bool deferred;                       /* initiator: no address works; nothing is sent */
+	bool probing;                        /* initiator: testing paths (3.10) */
+	bool rr_pending;                     /* responder: a new peer address awaits its return
+					      * routability check (3.7) */
+	uint32_t moves;                      /* IKE_ACT_SA_MOVED so far */
+	mm_time_ns last_move;                /* 0: never moved */
+	size_t npeer_addrs;                  /* the peer's address set: the address its last set
+					      * came from, then its ADDITIONAL_IP4_ADDRESSes */
+	struct in_addr peer_addrs[IKE_MOBIKE_MAX_ADDRS];
+};
+
+/* IKE_ACT_SA_MOVED / IKE_ACT_MOVE_FAILED. The daemon moves the IKE SA (sa.local,
+ * sa.remote) and every Child SA listed to the new endpoints at once (RFC 4555 3.5), UDP
+ * encapsulated when udp_encap, and keeps NAT keepalives to that pair only. */
+struct ike_move_info {
+	struct ike_sa_info sa;               /* the SA after the move (SA_MOVED) / now (FAILED) */
+	struct ike_endpoint old_local, old_remote;   /* the pair before the move */
+	bool old_nat_local, old_nat_remote;
+	struct ike_endpoint tried_local, tried_remote;  /* MOVE_FAILED: the pair refused */
+	uint16_t refusal;                    /* MOVE_FAILED: UNACCEPTABLE_ADDRESSES (40) or
+					      * UNEXPECTED_NAT_DETECTED (41); 0 otherwise */
+	mm_time_ns took;                     /* from the order (initiator: the update_addresses
+					      * call or the first unanswered send; responder: the
+					      * UPDATE_SA_ADDRESSES) to the move */
+	bool udp_encap;                      /* ESP in UDP 4500 on the new path */
+	size_t nchildren;                    /* the SA's Child SAs: all move */
+	uint32_t child_spi_in[IKE_MOVE_MAX_CHILDREN], child_spi_out[IKE_MOVE_MAX_CHILDREN];
 };
 
 struct ike_action {
@@ -224,7 +334,8 @@ struct ike_action {
 			size_t off, len;             /* in ike_actions.buf */
 		} send;
 		struct ike_child_info child;         /* CHILD_UP; CHILD_DOWN uses spi_in, spi_out */
-		struct ike_sa_info sa;               /* SA_UP, SA_DOWN */
+		struct ike_sa_info sa;               /* SA_UP, SA_DOWN, PEER_ADDRESSES */
+		struct ike_move_info move;           /* SA_MOVED, MOVE_FAILED */
 	} u;
 	char text[640];                              /* KEYLOG line; SA_DOWN reason */
 };
@@ -295,6 +406,33 @@ void ike_engine_child_activity(struct ike_engine *e, uint32_t child_spi_in, mm_t
 #define IKE_ENGINE_SET_PEERS 1
 int ike_engine_set_peers(struct ike_engine *e, const struct ike_peer_cfg *peers, size_t npeers);
 
+/* --- MOBIKE (RFC 4555; see the top of this file) ---------------------------------------- */
+
+/* Initiator: move the SA spi_i and all its Child SAs to local -> remote (3.5). remote NULL:
+ * the current peer address; a port 0: the current port (4500). local NULL or 0.0.0.0: no
+ * address works, defer (send nothing, no DPD death) until the next call. A call while a
+ * move is under way supersedes it. Returns 0; -ENOENT no such SA; -EAGAIN not established;
+ * -EOPNOTSUPP the peer did not send MOBIKE_SUPPORTED (re-establish instead); -EPERM we are
+ * the MOBIKE responder; -EALREADY already on that pair with nothing pending; -EINVAL. */
+int ike_engine_update_addresses(struct ike_engine *e, uint64_t spi_i,
+				const struct ike_endpoint *local,
+				const struct ike_endpoint *remote, mm_time_ns now,
+				struct ike_actions *out);
+
+/* Initiator: the daemon believes the current path failed (link down, ICMP, no ESP back:
+ * only a hint, 3.5): test paths now (3.10): the request in flight, or a liveness check, goes
+ * on every pair; the first pair that answers becomes the path. Same errors as above, and
+ * -EAGAIN while deferred. */
+int ike_engine_probe_paths(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
+			   struct ike_actions *out);
+
+/* Our usable local addresses, preferred first (at most IKE_MOBIKE_MAX_ADDRS; -EINVAL
+ * otherwise). Path testing uses them from now on; with cfg.announce_addresses every MOBIKE
+ * SA tells its peer the new set (3.6; queued, carried out by ike_engine_timer() when more
+ * SAs than one batch of actions holds). */
+int ike_engine_set_local_addresses(struct ike_engine *e, const struct in_addr *addrs,
+				   size_t n, mm_time_ns now, struct ike_actions *out);
+
 /* Timers: call ike_engine_timer() at (or after) ike_engine_next_timer(); IKE_TIME_NEVER when
  * nothing is pending. */
 #define IKE_TIME_NEVER UINT64_MAX
@@ -310,6 +448,13 @@ struct ike_engine_stats {
 	uint64_t rx, tx, retransmits, dropped_malformed, dropped_unknown_spi,
 		 dropped_integrity, dropped_replay, cookies_sent, half_open, established,
 		 auth_failures, no_proposal, pool_exhausted;
+	/* MOBIKE (RFC 4555): UPDATE_SA_ADDRESSES we sent (initiator) / received, accepted and
+	 * refused (responder: UNACCEPTABLE_ADDRESSES or UNEXPECTED_NAT_DETECTED); return
+	 * routability checks sent and failed (3.7); datagrams sent to test paths (3.10); moves
+	 * done (IKE_ACT_SA_MOVED) and refused to us (IKE_ACT_MOVE_FAILED). */
+	uint64_t mobike_updates_sent, mobike_updates_rx, mobike_updates_accepted,
+		 mobike_updates_refused, mobike_rr_sent, mobike_rr_failed, mobike_probes,
+		 mobike_moves, mobike_moves_failed;
 };
 void ike_engine_stats(const struct ike_engine *e, struct ike_engine_stats *out);
 

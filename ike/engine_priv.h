@@ -183,4 +183,69 @@ int ike_info_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 /* An INFORMATIONAL message outside any IKE SA (1.5): logged, never answered. */
 void ike_info_unprotected(struct ike_engine *e, struct ike_rx *rx);
 
+/* mobike.c (RFC 4555) */
+#define IKE_MOBIKE_PROBE_AFTER  2            /* sends without an answer before path testing */
+#define IKE_MOBIKE_MAX_PROBES   6            /* pairs tested per retransmission (3.10) */
+#define IKE_MOBIKE_NAT_RETRIES  3            /* 3.9: retry after UNEXPECTED_NAT_DETECTED */
+#define IKE_MOBIKE_RR_TRIES     3            /* sends of a return routability check (3.7) */
+#define IKE_MOBIKE_PATIENCE     MM_SEC(300)  /* 3.11: responders retransmit five minutes */
+#define IKE_MOBIKE_COOKIE2_LEN  16           /* 4.2.5: 8 to 64 octets, unpredictable */
+
+/* IKE_AUTH: our address set (3.4) into a message whose IP header carries in_header; and,
+ * once IKE_AUTH completed (before SA_UP), the MOBIKE role and the peer's address set. */
+int ike_mobike_add_addresses(struct ike_sa *sa, struct ike_builder *b, struct in_addr in_header,
+			     bool none_note);
+void ike_mobike_auth_done(struct ike_sa *sa, const struct ike_rx *rx);
+/* Send the request in flight (first send or a retransmission): on its path, on every pair
+ * while testing paths (3.10), nothing while deferred. */
+int ike_mobike_transmit(struct ike_sa *sa, bool retransmission, mm_time_ns now,
+			struct ike_actions *out);
+/* Retransmit on (3.11, the MOBIKE responder) although the tries are used up? */
+bool ike_mobike_keep_trying(const struct ike_sa *sa, const struct ike_request *r,
+			    mm_time_ns now);
+/* The tries a request of this task gets. */
+unsigned ike_mobike_tries(const struct ike_sa *sa, const struct ike_request *r);
+/* A request of a MOBIKE task got no answer at all: handled without killing the SA? */
+bool ike_mobike_request_expired(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out);
+/* MOBIKE work due on the SA (kept in flags, before the queued tasks), the next one of it
+ * (its flag cleared), and starting one (UPDATE_SA_ADDRESSES, COOKIE2 check, address set;
+ * a liveness check goes to ike_info_start()). */
+bool ike_mobike_task_due(const struct ike_sa *sa);
+bool ike_mobike_next_task(struct ike_sa *sa, struct ike_task_item *t);
+int ike_mobike_start(struct ike_sa *sa, const struct ike_task_item *t, mm_time_ns now,
+		     struct ike_actions *out);
+/* A liveness check of a MOBIKE initiator behind a NAT carries NAT_DETECTION_* (3.8). */
+int ike_mobike_dpd_extras(struct ike_sa *sa, struct ike_builder *b, bool *natd);
+
+/* What an INFORMATIONAL response carries for MOBIKE (3.5-3.9). */
+struct ike_mobike_answer {
+	uint16_t error;                      /* UNACCEPTABLE_ADDRESSES, UNEXPECTED_NAT_DETECTED */
+	bool natd;                           /* NAT_DETECTION_* for the request's path (3.8) */
+	bool have_cookie2;                   /* COOKIE2 copied as is (3.7) */
+	struct ike_blob cookie2;
+};
+/* Responder side of an INFORMATIONAL request: UPDATE_SA_ADDRESSES, address sets,
+ * NO_NATS_ALLOWED, COOKIE2, NAT detection. May emit SA_MOVED / PEER_ADDRESSES (before the
+ * response's SEND) and queue a return routability check. */
+void ike_mobike_request(struct ike_sa *sa, struct ike_rx *rx, struct ike_mobike_answer *ans);
+int ike_mobike_answer_add(struct ike_sa *sa, const struct ike_rx *rx,
+			  const struct ike_mobike_answer *ans, struct ike_builder *b);
+/* A response to our request, before its handler: the end of path testing (3.10). */
+void ike_mobike_response_path(struct ike_sa *sa, const struct ike_rx *rx,
+			      const struct ike_request *req);
+/* INFORMATIONAL responses to MOBIKE tasks, and liveness checks with NAT detection (3.8). */
+int ike_mobike_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *req);
+/* Orders (engine.h). */
+int ike_mobike_order_move(struct ike_sa *sa, const struct ike_endpoint *local,
+			  const struct ike_endpoint *remote, mm_time_ns now,
+			  struct ike_actions *out);
+int ike_mobike_order_probe(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out);
+void ike_mobike_local_changed(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out);
+/* IKE SA rekey (2.18): the new SA takes over the MOBIKE state. */
+void ike_mobike_inherit(struct ike_sa *to, const struct ike_sa *from);
+/* Does a chain hold N(UPDATE_SA_ADDRESSES)? (for naming MOBIKE in drop lines) */
+bool ike_mobike_has_update(const struct ike_chain *c);
+/* "192.0.2.1:4500" */
+const char *ike_ep_str(const struct ike_endpoint *ep, char *buf, size_t size);
+
 #endif

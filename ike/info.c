@@ -10,6 +10,9 @@
  * a Delete payload"). Deleting the IKE SA takes every Child SA with it. An empty request
  * proves the peer alive (2.4); with no answer after the retransmissions the IKE SA is dead.
  * Messages outside an IKE SA (1.5: INVALID_IKE_SPI, INVALID_SPI) are logged, never answered.
+ * MOBIKE (RFC 4555) rides on INFORMATIONAL too: mobike.c decides what a request's
+ * UPDATE_SA_ADDRESSES, address set, NO_NATS_ALLOWED, COOKIE2 and NAT_DETECTION_* mean and
+ * what the response carries back, and handles the answers to its own requests.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +29,7 @@ int ike_info_start(struct ike_sa *sa, const struct ike_task_item *t, mm_time_ns 
 {
 	struct ike_out_msg *o = &sa->e->om;
 	struct ike_child *c = NULL;
+	bool natd = false;
 	int err;
 
 	ike_request_clear(&sa->req);
@@ -39,11 +43,14 @@ int ike_info_start(struct ike_sa *sa, const struct ike_task_item *t, mm_time_ns 
 		err = ike_delete_add(&o->b, IKE_PROTO_ESP, &c->spi_in, 1);
 	if (err == 0 && t->task == IKE_TASK_DELETE_IKE)
 		err = ike_delete_add(&o->b, IKE_PROTO_IKE, NULL, 0);
+	if (err == 0 && t->task == IKE_TASK_DPD)
+		err = ike_mobike_dpd_extras(sa, &o->b, &natd);     /* RFC 4555 3.8 */
 	if (err == 0)
 		err = ike_msg_end(sa, o);
 	if (err < 0)
 		return err;
 	sa->req.child_spi = t->child_spi;
+	sa->req.natd = natd;
 	err = ike_sa_send_request(sa, o, t->task, now, out);
 	if (err < 0)
 		return err;
@@ -64,6 +71,11 @@ int ike_info_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 {
 	struct ike_child *c;
 
+	/* MOBIKE: COOKIE2 (3.7), UPDATE_SA_ADDRESSES and return routability answers, NAT
+	 * mappings (3.8). May close the SA (a COOKIE2 that does not match). */
+	ike_mobike_response(sa, rx, req);
+	if (sa->state == IKE_SA_DEAD)
+		return 0;
 	switch (req->task) {
 	case IKE_TASK_DELETE_CHILD:
 		c = ike_sa_child_by_in(sa, req->child_spi);
@@ -95,7 +107,7 @@ static void log_notifies(struct ike_sa *sa, const struct ike_rx *rx)
 
 		if (rx->pl->p[i].type != IKE_PT_NOTIFY || ike_notify_decode(&rx->pl->p[i], &n) < 0)
 			continue;
-		/* MOBIKE notifications (RFC 4555) belong to the MOBIKE code (issue "MOBIKE"). */
+		/* MOBIKE notifications (RFC 4555) are read by mobike.c. */
 		if (ike_notify_is_error(n.type))
 			LOG_WARNING(&sa->log, "peer reports %s",
 				    ike_notify_name(n.type, name, sizeof(name)));
@@ -112,6 +124,7 @@ int ike_info_request(struct ike_sa *sa, struct ike_rx *rx)
 	uint32_t ours[IKE_SA_MAX_CHILDREN];
 	size_t ngone = 0, nours = 0;
 	bool delete_ike = false, refused;
+	struct ike_mobike_answer mob;
 	int err;
 
 	log_notifies(sa, rx);
@@ -147,9 +160,17 @@ int ike_info_request(struct ike_sa *sa, struct ike_rx *rx)
 				ours[nours++] = c->spi_in;
 		}
 	}
+	/* MOBIKE (RFC 4555 3.5-3.9): decided before the response, which carries the outcome;
+	 * a move happens (IKE_ACT_SA_MOVED) before the response leaves. */
+	if (!delete_ike)
+		ike_mobike_request(sa, rx, &mob);
+	else
+		memset(&mob, 0, sizeof(mob));
 	err = ike_msg_begin(sa, o, IKE_EXCH_INFORMATIONAL, true, rx->m->hdr.msg_id);
 	if (err == 0 && nours && !delete_ike)
 		err = ike_delete_add(&o->b, IKE_PROTO_ESP, ours, nours);
+	if (err == 0)
+		err = ike_mobike_answer_add(sa, rx, &mob, &o->b);
 	if (err == 0)
 		err = ike_msg_end(sa, o);
 	if (err == 0)
@@ -192,9 +213,11 @@ void ike_info_unprotected(struct ike_engine *e, struct ike_rx *rx)
 			continue;
 		any = true;
 		/* 1.5: never answered, and not trusted: a hint for logs only. */
-		LOG_INFO(&e->log, "unprotected %s from %s about SPIs %016llx_i %016llx_r (ignored)",
+		LOG_INFO(&e->log, "unprotected %s from %s about SPIs %016llx_i %016llx_r (ignored%s)",
 			 ike_notify_name(n.type, name, sizeof(name)), ep,
-			 (unsigned long long)rx->m->hdr.spi_i, (unsigned long long)rx->m->hdr.spi_r);
+			 (unsigned long long)rx->m->hdr.spi_i, (unsigned long long)rx->m->hdr.spi_r,
+			 n.type == IKE_N_UPDATE_SA_ADDRESSES ?
+			 ": MOBIKE acts only on UPDATE_SA_ADDRESSES inside SK" : "");
 	}
 	if (!any)
 		ike_drop(e, NULL, &rx->from, &e->st.dropped_unknown_spi, LOG_LEVEL_INFO,

@@ -38,3 +38,52 @@ bool ike_natd_match(uint64_t spi_i, uint64_t spi_r, const struct ike_endpoint *e
 		return false;
 	return CRYPTO_memcmp(mine, hash, IKE_NAT_DETECTION_LEN) == 0;
 }
+
+int ike_natd_add(struct ike_builder *b, uint64_t spi_i, uint64_t spi_r,
+		 const struct ike_endpoint *src, const struct ike_endpoint *dst)
+{
+	uint8_t h[IKE_NAT_DETECTION_LEN];
+	int err = ike_natd_hash(spi_i, spi_r, src, h);
+
+	if (err == 0)
+		err = ike_notify_add(b, IKE_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	if (err == 0)
+		err = ike_natd_hash(spi_i, spi_r, dst, h);
+	if (err == 0)
+		err = ike_notify_add(b, IKE_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+	return err;
+}
+
+int ike_natd_detect(const struct ike_chain *pl, uint64_t spi_i, uint64_t spi_r,
+		    const struct ike_endpoint *from, const struct ike_endpoint *to,
+		    bool *nat_local, bool *nat_remote, bool *present,
+		    uint8_t dst_hash[IKE_NAT_DETECTION_LEN])
+{
+	bool have_src = false, src_ok = false, have_dst = false, dst_ok = false;
+
+	for (size_t i = 0; i < pl->count; i++) {
+		struct ike_notify n;
+		uint8_t h[IKE_NAT_DETECTION_LEN];
+
+		if (pl->p[i].type != IKE_PT_NOTIFY)
+			continue;
+		if (ike_notify_decode(&pl->p[i], &n) < 0)
+			return -EBADMSG;
+		if (ike_notify_nat_detection(&n, h) < 0)
+			continue;
+		if (n.type == IKE_N_NAT_DETECTION_SOURCE_IP) {
+			have_src = true;
+			src_ok = src_ok || ike_natd_match(spi_i, spi_r, from, h);
+		} else {
+			if (!have_dst && dst_hash)
+				memcpy(dst_hash, h, IKE_NAT_DETECTION_LEN);
+			have_dst = true;
+			dst_ok = dst_ok || ike_natd_match(spi_i, spi_r, to, h);
+		}
+	}
+	*nat_remote = have_src && !src_ok;
+	*nat_local = have_dst && !dst_ok;
+	if (present)
+		*present = have_src || have_dst;
+	return 0;
+}

@@ -289,4 +289,13 @@ void ike_sa_info_fill(const struct ike_sa *sa, struct ike_sa_info *out)
 	out->msgid_in = sa->next_peer_id;
 	out->nchildren = ike_sa_child_count(sa);
 	out->mobike = sa->mobike;
+	out->mobike_initiator = sa->mobike && sa->mob.initiator;
+	out->move_pending = sa->mob.moving;
+	out->deferred = sa->mob.deferred;
+	out->probing = sa->mob.probing;
+	out->rr_pending = sa->mob.rr_wanted;
+	out->moves = sa->mob.moves;
+	out->last_move = sa->mob.last_move;
+	out->npeer_addrs = sa->mob.npeer_addrs;
+	memcpy(out->peer_addrs, sa->mob.peer_addrs, sizeof(out->peer_addrs));
 }

@@ -12,7 +12,9 @@
  *  - tasks waiting for the window (rekeys, deletes, liveness checks);
  *  - Child SAs (SPIs, suite, selectors, state; keys only while handed out in CHILD_UP);
  *  - NAT flags and endpoints (2.23), the peer configuration and identity, the inner
- *    address, timers (half-open expiry, IKE rekey, DPD).
+ *    address, timers (half-open expiry, IKE rekey, DPD);
+ *  - MOBIKE state (RFC 4555, struct ike_mobike): the move under way, path testing, the
+ *    peer's address set, a return routability check waiting.
  * Keys are wiped when replaced and when the SA is freed.
  */
 #ifndef MM_IKE_SA_H
@@ -27,6 +29,7 @@
 #include "ike/dh.h"
 #include "ike/engine.h"
 #include "ike/keys.h"
+#include "ike/natd.h"
 #include "ike/payload.h"
 #include "ike/sk_crypt.h"
 #include "ike/transform.h"
@@ -84,6 +87,10 @@ enum ike_task {
 	IKE_TASK_DELETE_CHILD,
 	IKE_TASK_DELETE_IKE,
 	IKE_TASK_DPD,
+	/* MOBIKE (RFC 4555): never queued, due by the flags of struct ike_mobike */
+	IKE_TASK_MOBIKE_UPDATE,    /* UPDATE_SA_ADDRESSES to mob.to_* (3.5) */
+	IKE_TASK_MOBIKE_RR,        /* COOKIE2 to mob.rr_* (3.7) */
+	IKE_TASK_MOBIKE_ADDRS,     /* our address set changed (3.6) */
 };
 
 struct ike_task_item {
@@ -111,6 +118,56 @@ struct ike_request {
 	struct ike_dh *dh;
 	uint16_t dh_group_forced;  /* CREATE_CHILD_SA retried with the peer's group */
 	struct ike_ts4_list ts_local, ts_remote;   /* what we proposed */
+	/* where it went (RFC 4555 3.5, 3.10: the path may change between sends) */
+	struct ike_endpoint local, remote;   /* the last (single) path it was sent on */
+	struct ike_endpoint built_local, built_remote;   /* the pair NAT_DETECTION_* and
+						  * NO_NATS_ALLOWED describe */
+	bool path_changed;         /* sent on more than one path: the answer proves none */
+	bool multi_path;           /* sent on several pairs at once (path testing) */
+	mm_time_ns first_sent;
+	uint8_t cookie2[IKE_COOKIE2_MAX];   /* COOKIE2 we sent (3.7) */
+	size_t cookie2_len;
+	bool natd;                 /* carried NAT_DETECTION_* (3.8) */
+};
+
+#define IKE_MOBIKE_VERIFIED 8
+
+/* MOBIKE state of an IKE SA (RFC 4555; mobike.c). */
+struct ike_mobike {
+	bool initiator;            /* MOBIKE initiator: made the first IKE SA; decides (3.5);
+				    * kept across IKE SA rekeys, unlike ike_sa.initiator */
+	/* initiator: moves (3.5) */
+	bool moving;               /* a move is under way: requests go to to_* */
+	bool move_wanted;          /* "pending_update": an UPDATE_SA_ADDRESSES for to_* is due */
+	bool deferred;             /* no usable address: nothing is sent */
+	bool unsure;               /* an UPDATE_SA_ADDRESSES went out and was not answered on
+				    * its own path: the peer may have moved to where it arrived */
+	struct ike_endpoint to_local, to_remote;   /* the newest pair */
+	mm_time_ns move_since;
+	unsigned nat_retries;      /* UNEXPECTED_NAT_DETECTED answers (3.9: retry a few times) */
+	/* initiator: path testing (3.10) */
+	bool probing;
+	bool probe_due;            /* the daemon said the path failed: a liveness check on
+				    * every pair */
+	/* our address set changed: tell the peer (3.6) */
+	bool addrs_due;
+	/* NAT mapping (3.8): NAT_DETECTION_DESTINATION_IP of the last answer on our path */
+	bool have_natd_dst;
+	uint8_t natd_dst[IKE_NAT_DETECTION_LEN];
+	/* the peer's address set (3.4, 3.6); the address in the IP header first */
+	size_t npeer_addrs;
+	struct in_addr peer_addrs[IKE_MOBIKE_MAX_ADDRS];
+	/* responder: a new peer address waiting for its return routability check (3.7) */
+	bool rr_wanted;
+	bool rr_due;               /* the COOKIE2 request is still to be sent */
+	struct ike_endpoint rr_local, rr_remote;
+	bool rr_nat_local, rr_nat_remote;
+	mm_time_ns rr_since;
+	/* responder: peer addresses proven reachable (the first one, and each that passed) */
+	size_t nverified;
+	struct in_addr verified[IKE_MOBIKE_VERIFIED];
+	uint32_t moves;
+	mm_time_ns last_move;
 };
 
 /* 2.8.2: the peer rekeyed this IKE SA while our own rekey of it was in flight. */
@@ -133,6 +190,7 @@ struct ike_sa {
 	bool nat_local, nat_remote;
 	bool natt;                 /* moved to port 4500 (2.23) */
 	bool mobike;               /* both sides sent MOBIKE_SUPPORTED (RFC 4555 4.2.1) */
+	struct ike_mobike mob;
 	bool announced;            /* SA_UP emitted */
 
 	/* negotiated */

@@ -101,52 +101,6 @@ static int add_ke(struct ike_builder *b, struct ike_dh *dh)
 	return ike_ke_encode(b, &ke);
 }
 
-static int add_natd(struct ike_builder *b, uint64_t spi_i, uint64_t spi_r,
-		    const struct ike_endpoint *src, const struct ike_endpoint *dst)
-{
-	uint8_t h[IKE_NAT_DETECTION_LEN];
-	int err = ike_natd_hash(spi_i, spi_r, src, h);
-
-	if (err == 0)
-		err = ike_notify_add(b, IKE_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-	if (err == 0)
-		err = ike_natd_hash(spi_i, spi_r, dst, h);
-	if (err == 0)
-		err = ike_notify_add(b, IKE_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
-	return err;
-}
-
-/* NAT detection from the peer's notifies (2.23): nat_remote when no NAT_DETECTION_SOURCE_IP
- * matches where the message came from, nat_local when NAT_DETECTION_DESTINATION_IP does not
- * match where it arrived. No notifies at all: the peer does not do NAT-T, no NAT assumed. */
-static int nat_detect(const struct ike_rx *rx, uint64_t spi_i, uint64_t spi_r,
-		      bool *nat_local, bool *nat_remote)
-{
-	bool have_src = false, src_ok = false, have_dst = false, dst_ok = false;
-
-	for (size_t i = 0; i < rx->pl->count; i++) {
-		struct ike_notify n;
-		uint8_t h[IKE_NAT_DETECTION_LEN];
-
-		if (rx->pl->p[i].type != IKE_PT_NOTIFY)
-			continue;
-		if (ike_notify_decode(&rx->pl->p[i], &n) < 0)
-			return -EBADMSG;
-		if (ike_notify_nat_detection(&n, h) < 0)
-			continue;
-		if (n.type == IKE_N_NAT_DETECTION_SOURCE_IP) {
-			have_src = true;
-			src_ok = src_ok || ike_natd_match(spi_i, spi_r, &rx->from, h);
-		} else {
-			have_dst = true;
-			dst_ok = dst_ok || ike_natd_match(spi_i, spi_r, &rx->to, h);
-		}
-	}
-	*nat_remote = have_src && !src_ok;
-	*nat_local = have_dst && !dst_ok;
-	return 0;
-}
-
 /* --- initiator ------------------------------------------------------------------------------ */
 
 int ike_sa_init_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
@@ -184,7 +138,7 @@ int ike_sa_init_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out
 	if (err == 0)
 		err = ike_nonce_encode(&o->b, sa->ni, sa->ni_len);
 	if (err == 0)
-		err = add_natd(&o->b, sa->spi_i, 0, &sa->local, &sa->remote);
+		err = ike_natd_add(&o->b, sa->spi_i, 0, &sa->local, &sa->remote);
 	if (err == 0 && uses_certs(p))
 		err = ike_notify_add_hash_algs(&o->b, our_hashes,
 					       sizeof(our_hashes) / sizeof(our_hashes[0]));
@@ -303,7 +257,8 @@ int ike_sa_init_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_reques
 	err = derive_keys(sa, &suite, g_ir, g_len);
 	OPENSSL_cleanse(g_ir, sizeof(g_ir));
 	if (err == 0)
-		err = nat_detect(rx, sa->spi_i, sa->spi_r, &sa->nat_local, &sa->nat_remote);
+		err = ike_natd_detect(rx->pl, sa->spi_i, sa->spi_r, &rx->from, &rx->to, &sa->nat_local,
+				      &sa->nat_remote, NULL, NULL);
 	if (err == 0)
 		err = ike_sa_copy_msg(&sa->init_resp, &sa->init_resp_len, rx->data, rx->len);
 	if (err < 0) {
@@ -539,7 +494,8 @@ int ike_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 		err = derive_keys(sa, &suite, g_ir, g_len);
 	OPENSSL_cleanse(g_ir, sizeof(g_ir));
 	if (err == 0)
-		err = nat_detect(rx, sa->spi_i, 0, &sa->nat_local, &sa->nat_remote);
+		err = ike_natd_detect(rx->pl, sa->spi_i, 0, &rx->from, &rx->to, &sa->nat_local,
+				      &sa->nat_remote, NULL, NULL);
 	ike_sa_update_logger(sa);
 	sa->peer_sig_hashes = ike_rx_notify(rx, IKE_N_SIGNATURE_HASH_ALGORITHMS,
 					    &(struct ike_notify){ 0 }) == 0;
@@ -560,7 +516,7 @@ int ike_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 		err = ike_nonce_encode(&o->b, sa->nr, sa->nr_len);
 	if (err == 0 && ike_rx_find(rx, IKE_PT_NOTIFY) &&
 	    ike_rx_notify(rx, IKE_N_NAT_DETECTION_SOURCE_IP, &(struct ike_notify){ 0 }) == 0)
-		err = add_natd(&o->b, sa->spi_i, sa->spi_r, &rx->to, &rx->from);
+		err = ike_natd_add(&o->b, sa->spi_i, sa->spi_r, &rx->to, &rx->from);
 	if (err == 0 && (creq_len = certreq_data(e, creq, sizeof(creq))) > 0)
 		err = ike_certreq_encode(&o->b, &(struct ike_cert){ IKE_CERT_X509_SIG,
 								    { creq, creq_len } });

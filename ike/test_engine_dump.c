@@ -9,13 +9,106 @@
  *     rekey with PFS (CREATE_CHILD_SA), the DELETE of the old Child SA, a liveness check, an
  *     IKE SA rekey, the DELETE of the old IKE SA, a DELETE of the new one (INFORMATIONAL);
  *  2. AES-CBC-256 + HMAC-SHA2-256-128 / PRF-SHA2-384 / MODP-2048 behind a NAT (port 4500);
- *  3. AES-GCM-16-256 / PRF-SHA2-384 / Curve25519.
+ *  3. AES-GCM-16-256 / PRF-SHA2-384 / Curve25519;
+ *  4. MOBIKE (RFC 4555), AES-GCM-16-128 / PRF-SHA2-256 / Curve25519: the gateway announces a
+ *     second address in IKE_AUTH (ADDITIONAL_IP4_ADDRESS); the initiator moves to another
+ *     address (UPDATE_SA_ADDRESSES with NAT_DETECTION_*, COOKIE2 and NO_NATS_ALLOWED; the
+ *     gateway's return routability check with COOKIE2), tries a move behind a NAT
+ *     (UNEXPECTED_NAT_DETECTED, three times) and one the gateway's policy refuses
+ *     (UNACCEPTABLE_ADDRESSES); the gateway gives up its first address
+ *     (NO_ADDITIONAL_ADDRESSES) and the initiator follows it.
  */
 #include "ike/test_engine_util.h"
 
 #include "ike/transform.h"
 
 static struct tnet net;
+
+static void write_run(FILE *wire, FILE *keys, const struct tnet *n);
+
+/* Run 4's network: A's 10.0.0.2 is behind a NAT (T_NAT_PUBLIC, port + T_NAT_PORT_OFF). */
+static bool mobike_net(struct tnet *n, int to, struct ike_endpoint *from,
+		       struct ike_endpoint *dst)
+{
+	struct in_addr priv, pub;
+
+	(void)n;
+	inet_pton(AF_INET, "10.0.0.2", &priv);
+	inet_pton(AF_INET, T_NAT_PUBLIC, &pub);
+	if (to == 1 && from->addr.s_addr == priv.s_addr) {
+		from->addr = pub;
+		from->port = (uint16_t)(from->port + T_NAT_PORT_OFF);
+	} else if (to == 0 && dst->addr.s_addr == pub.s_addr) {
+		dst->addr = priv;
+		dst->port = (uint16_t)(dst->port - T_NAT_PORT_OFF);
+	}
+	return true;
+}
+
+static int mobike_move(uint64_t spi, const char *local)
+{
+	struct ike_endpoint l = { { 0 }, 4500 };
+	int err;
+
+	inet_pton(AF_INET, local, &l.addr);
+	err = ike_engine_update_addresses(net.a.e, spi, &l, NULL, net.now, net.a.act);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	return err;
+}
+
+static int run_mobike(FILE *wire, FILE *keys)
+{
+	struct tnet *n = &net;
+	struct in_addr gw2;
+	uint64_t spi;
+	int err = 0;
+
+	t_net_init(n, false);
+	n->a.rng ^= 4;
+	n->b.rng ^= 4;
+	n->record = true;
+	n->net_fn = mobike_net;
+	inet_pton(AF_INET, "198.51.100.10", &n->a.addr);
+	inet_pton(AF_INET, "192.0.2.5", &gw2);
+	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256,
+			       IKE_DH_CURVE25519, 0),
+		    t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
+	n->a.peers[0].mobike = n->b.peers[0].mobike = true;
+	n->a.peers[0].mobike_no_nats = true;
+	policy_prefix4_parse("198.51.100.0/24", &n->b.peers[0].mobike_policy.allowed[0]);
+	n->b.peers[0].mobike_policy.nallowed = 1;
+	n->b.cfg.local_addrs[0] = n->b.addr;
+	n->b.cfg.local_addrs[1] = gw2;
+	n->b.cfg.nlocal_addrs = 2;
+	n->b.cfg.announce_addresses = true;
+	if (t_start_engines(n) < 0)
+		return -1;
+	spi = t_initiate(n, 0);
+	if (!spi || n->a.nup != 1)
+		err = -1;
+	/* Another address of the same network: moved after the return routability check. */
+	if (!err && (mobike_move(spi, "198.51.100.20") < 0 || n->a.nmoved != 1 ||
+		     n->b.nmoved != 1))
+		err = -1;
+	/* Behind the NAT, with NO_NATS_ALLOWED: refused three times. */
+	if (!err && (mobike_move(spi, "10.0.0.2") < 0 || n->a.nfailed != 1))
+		err = -1;
+	/* Outside the gateway's allowed prefix: UNACCEPTABLE_ADDRESSES. */
+	if (!err && (mobike_move(spi, "203.0.113.20") < 0 || n->a.nfailed != 2))
+		err = -1;
+	/* The gateway keeps only its second address: the initiator follows. */
+	if (!err) {
+		err = ike_engine_set_local_addresses(n->b.e, &gw2, 1, n->now, n->b.act);
+		t_collect(n, &n->b);
+		t_run(n);
+		if (n->a.nmoved != 2 || n->b.nmoved != 2)
+			err = -1;
+	}
+	write_run(wire, keys, n);
+	t_net_free(n);
+	return err ? -1 : 0;
+}
 
 static void write_run(FILE *wire, FILE *keys, const struct tnet *n)
 {
@@ -112,6 +205,7 @@ int main(int argc, char **argv)
 	err |= run(wire, keys,
 		   t_suite(IKE_ENCR_AES_GCM_16, 256, 0, IKE_PRF_HMAC_SHA2_384, IKE_DH_CURVE25519, 0),
 		   t_suite(IKE_ENCR_AES_GCM_16, 256, 0, 0, 0, 1), false, 3, false);
+	err |= run_mobike(wire, keys);
 	fclose(wire);
 	fclose(keys);
 	t_free_actions(&net);

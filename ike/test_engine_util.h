@@ -45,9 +45,18 @@ struct tside {
 	size_t nsa_down;
 	char keylog[T_MAX_REC][640];
 	size_t nkeylog;
+	struct ike_move_info moved[T_MAX_REC];     /* IKE_ACT_SA_MOVED */
+	char moved_text[T_MAX_REC][160];
+	size_t nmoved;
+	struct ike_move_info failed[T_MAX_REC];    /* IKE_ACT_MOVE_FAILED */
+	char failed_text[T_MAX_REC][160];
+	size_t nfailed;
+	struct ike_sa_info peer_addrs[T_MAX_REC];  /* IKE_ACT_PEER_ADDRESSES */
+	size_t npeer_addrs;
 	size_t sent;                           /* SEND actions */
 	char seq[512];                         /* every action in order: > send, U child up,
-						* D child down, S SA up, X SA down, K key log */
+						* D child down, S SA up, X SA down, K key log,
+						* M SA moved, F move failed, P peer addresses */
 	size_t nseq;
 	/* address pool for the responder's CP (198.18.100.10 ...) */
 	unsigned pool_size, pool_used, pool_released;
@@ -69,8 +78,16 @@ struct twire {
 	uint8_t *data;
 };
 
+struct tnet;
+/* A test's own network between A and B (addresses A moves between, NATs, dead links): it may
+ * rewrite the addresses of a datagram on its way (to: 0 towards A, 1 towards B) and returns
+ * false to lose it. Replaces the single NAT of t_net_init(). */
+typedef bool (*t_wire_fn)(struct tnet *n, int to, struct ike_endpoint *from,
+			  struct ike_endpoint *dst);
+
 struct tnet {
 	struct tside a, b;
+	t_wire_fn net_fn;
 	mm_time_ns now;
 	bool nat;
 	struct tpkt q[64];
@@ -313,7 +330,7 @@ static inline void t_collect(struct tnet *n, struct tside *s)
 
 	for (size_t i = 0; i < a->n; i++) {
 		struct ike_action *x = &a->a[i];
-		static const char kinds[] = "?>UDSXK";
+		static const char kinds[] = "?>UDSXKMFP";
 
 		if (s->nseq + 1 < sizeof(s->seq) && (unsigned)x->kind < sizeof(kinds) - 1) {
 			s->seq[s->nseq++] = kinds[x->kind];
@@ -328,10 +345,14 @@ static inline void t_collect(struct tnet *n, struct tside *s)
 			s->sent++;
 			if (from.addr.s_addr == 0)
 				from.addr = s->addr;
-			if (to == 1)
+			if (n->net_fn) {
+				if (!n->net_fn(n, to, &from, &dst))
+					break;
+			} else if (to == 1) {
 				t_nat_out(n, &from);
-			else
+			} else {
 				t_nat_in(n, &dst);
+			}
 			t_record_wire(n, &from, &dst, a->buf + x->u.send.off, x->u.send.len);
 			if (n->cut)
 				break;
@@ -373,6 +394,28 @@ static inline void t_collect(struct tnet *n, struct tside *s)
 		case IKE_ACT_KEYLOG:
 			if (s->nkeylog < T_MAX_REC)
 				snprintf(s->keylog[s->nkeylog++], sizeof(s->keylog[0]), "%s", x->text);
+			break;
+		}
+		switch ((int)x->kind) {
+		case IKE_ACT_SA_MOVED:
+			if (s->nmoved < T_MAX_REC) {
+				snprintf(s->moved_text[s->nmoved], sizeof(s->moved_text[0]), "%s",
+					 x->text);
+				s->moved[s->nmoved++] = x->u.move;
+			}
+			break;
+		case IKE_ACT_MOVE_FAILED:
+			if (s->nfailed < T_MAX_REC) {
+				snprintf(s->failed_text[s->nfailed], sizeof(s->failed_text[0]), "%s",
+					 x->text);
+				s->failed[s->nfailed++] = x->u.move;
+			}
+			break;
+		case IKE_ACT_PEER_ADDRESSES:
+			if (s->npeer_addrs < T_MAX_REC)
+				s->peer_addrs[s->npeer_addrs++] = x->u.sa;
+			break;
+		default:
 			break;
 		}
 	}

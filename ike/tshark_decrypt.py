@@ -14,7 +14,11 @@ private Wireshark configuration directory (XDG_CONFIG_HOME), and requires of tsh
   - every Encrypted payload is decrypted ("Decrypted Data" with the inner payloads) and its
     integrity shown as correct ("[correct]" on the Integrity Checksum Data);
   - the inner payloads expected for each kind of message (IDi/AUTH/SA/TS in IKE_AUTH, Nonce
-    and KE in CREATE_CHILD_SA, Delete in INFORMATIONAL ...).
+    and KE in CREATE_CHILD_SA, Delete in INFORMATIONAL ...);
+  - MOBIKE (RFC 4555): every notify type the engine sends named by tshark; each
+    UPDATE_SA_ADDRESSES request with both NAT_DETECTION_* and a COOKIE2 that its response
+    echoes (3.5, 3.7); NO_NATS_ALLOWED naming the datagram's own addresses and ports exactly
+    when the response is not UNEXPECTED_NAT_DETECTED (3.9).
 Prints TAP. Exits 77 (meson: skipped) when tshark is not installed.
 """
 import os
@@ -176,6 +180,76 @@ def main():
           "Delete payloads for ESP and IKE decoded")
     check("Notify Message Type: REKEY_SA (16393)" in full, "REKEY_SA decoded")
     check(full.count("Payload: Key Exchange (34)") >= 8, "KE payloads decoded")
+
+    # MOBIKE (RFC 4555 4): the notify types, named.
+    for t in ["MOBIKE_SUPPORTED (16396)", "ADDITIONAL_IP4_ADDRESS (16397)",
+              "NO_ADDITIONAL_ADDRESSES (16399)", "UPDATE_SA_ADDRESSES (16400)",
+              "COOKIE2 (16401)", "NO_NATS_ALLOWED (16402)", "UNACCEPTABLE_ADDRESSES (40)",
+              "UNEXPECTED_NAT_DETECTED (41)"]:
+        check("Notify Message Type: " + t in full, "MOBIKE: %s decoded" % t)
+
+    def notify_data(lines, name):
+        """The Notification DATA (hex) of each notify of that type in a frame."""
+        out = []
+        for k, l in enumerate(lines):
+            if l.startswith("Notify Message Type: " + name + " ("):
+                for m in lines[k + 1:k + 4]:
+                    if m.startswith("Notification DATA: "):
+                        out.append(m.split(": ", 1)[1])
+                        break
+        return out
+
+    def response_to(i):
+        """Index of the response to request frame i (same SPIs and Message ID)."""
+        d = msgs[i][4]
+        for j in range(i + 1, len(msgs)):
+            e = msgs[j][4]
+            if e[:16] == d[:16] and e[20:24] == d[20:24] and e[19] & 0x20:
+                return j
+        return None
+
+    updates = 0
+    for i, (src, sport, dst, dport, data) in enumerate(msgs):
+        lines = per_frame.get(i, [])
+        if data[18] != 37 or data[19] & 0x20 or not notify_data(lines, "UPDATE_SA_ADDRESSES"):
+            continue
+        updates += 1
+        name = "frame %d UPDATE_SA_ADDRESSES %s:%d->%s:%d" % (i + 1, src, sport, dst, dport)
+        cookie = notify_data(lines, "COOKIE2")
+        check(len(notify_data(lines, "NAT_DETECTION_SOURCE_IP")) == 1 and
+              len(notify_data(lines, "NAT_DETECTION_DESTINATION_IP")) == 1 and len(cookie) == 1,
+              "%s: NAT_DETECTION_* and COOKIE2" % name, lines)
+        j = response_to(i)
+        rlines = per_frame.get(j, []) if j is not None else []
+        check(j is not None and notify_data(rlines, "COOKIE2") == cookie,
+              "%s: the response echoes COOKIE2" % name, rlines)
+        nn = notify_data(lines, "NO_NATS_ALLOWED")
+        if nn:
+            want = ip4(src).hex() + ip4(dst).hex() + "%04x%04x" % (sport, dport)
+            refused = "UNEXPECTED_NAT_DETECTED (41)" in "\n".join(rlines)
+            check((nn[0] == want) != refused,
+                  "%s: NO_NATS_ALLOWED %s %s the IP header, response %s" %
+                  (name, nn[0], "matches" if nn[0] == want else "does not match",
+                   "UNEXPECTED_NAT_DETECTED" if refused else "not UNEXPECTED_NAT_DETECTED"),
+                  rlines)
+    check(updates >= 4, "%d UPDATE_SA_ADDRESSES requests checked" % updates)
+    # 3.7: the return routability checks: COOKIE2 alone, echoed.
+    rr = 0
+    for i, (src, sport, dst, dport, data) in enumerate(msgs):
+        lines = per_frame.get(i, [])
+        if data[18] != 37 or data[19] & 0x20 or notify_data(lines, "UPDATE_SA_ADDRESSES"):
+            continue
+        cookie = notify_data(lines, "COOKIE2")
+        if not cookie:
+            continue
+        rr += 1
+        j = response_to(i)
+        rlines = per_frame.get(j, []) if j is not None else []
+        check(j is not None and notify_data(rlines, "COOKIE2") == cookie and
+              (src, sport) == (msgs[j][2], msgs[j][3]),
+              "frame %d COOKIE2 check %s:%d->%s:%d: echoed from the address checked" %
+              (i + 1, src, sport, dst, dport), rlines)
+    check(rr >= 1, "%d return routability checks" % rr)
     print("1..%d" % n)
     return 1 if failed else 0
 

@@ -12,15 +12,28 @@
  *    retransmissions), or order a Child SA rekey, an IKE SA rekey, a liveness check, a
  *    new Child SA or a delete on either side. When the input runs out, the rest is
  *    delivered as is and time runs on for two minutes.
+ *    With bit 1 of the first octet set as well, both sides do MOBIKE (RFC 4555): bit 2 puts
+ *    NO_NATS_ALLOWED in A's updates, bits 3-4 pick B's acceptance policy (return routability
+ *    for new addresses / always / never / refuse NATs and all but 192.0.2.0/29), B announces
+ *    two addresses; and operations 0xd0-0xdf are MOBIKE orders: A moves to one of four
+ *    local addresses or to B's second address, defers (no address), tests paths, either
+ *    side changes its address set, B tries to move (refused), or the next datagram arrives
+ *    from another source address (no implicit move may follow).
  * Checked after every engine call: the call succeeds (bad input is never an error to the
  * caller), the actions are within their bounds (count, SEND offsets and lengths inside the
  * buffer and at most IKE_MSG_MAX, key lengths at most IKE_KEY_MAX, SA_DOWN after the
- * CHILD_DOWNs of its SA), and Child SAs that both sides installed have crossing keys.
+ * CHILD_DOWNs of its SA), and Child SAs that both sides installed have crossing keys;
+ * MOBIKE: SA_MOVED / MOVE_FAILED name usable addresses and at most IKE_MOVE_MAX_CHILDREN
+ * Child SAs, a refusal is an error notify, a peer address set fits, and an initiator whose
+ * only SA is deferred sends nothing from its timers.
  * Both engines are freed at the end (leaks show under ASan). Any violation is
  * __builtin_trap().
  *
  * Seeds (corpus/ike_engine/): an undisturbed live exchange with rekeys, one with losses and
- * retransmissions, one with bit flips, and raw IKE_SA_INIT requests from a real initiator.
+ * retransmissions, one with bit flips, raw IKE_SA_INIT requests from a real initiator, and
+ * MOBIKE exchanges (mobike-*: moves with return routability, superseded moves, deferral
+ * and resume, path testing, NO_NATS_ALLOWED, refusals, address set changes, a source
+ * address change).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +45,7 @@
 
 #include "common/log.h"
 #include "ike/engine.h"
+#include "ike/payload.h"
 
 #define ASSERT(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 
@@ -57,6 +71,7 @@ struct side {
 };
 
 struct world {
+	bool mobike;
 	struct side s[2];
 	struct pkt q[QMAX];
 	size_t nq;
@@ -104,7 +119,7 @@ static void pool_release(void *user, struct in_addr addr)
 	s->pool--;
 }
 
-static void peer_init(struct ike_peer_cfg *p, bool responder)
+static void peer_init(struct ike_peer_cfg *p, bool responder, uint8_t mode)
 {
 	memset(p, 0, sizeof(*p));
 	p->name = responder ? "fuzz-r" : "fuzz-i";
@@ -131,12 +146,33 @@ static void peer_init(struct ike_peer_cfg *p, bool responder)
 	p->assign_address = responder;
 	p->dpd_interval_s = 30;
 	p->ike_lifetime_s = responder ? 0 : 100;
+	if (mode & 2) {
+		p->mobike = true;
+		p->mobike_no_nats = !responder && (mode & 4);
+		switch ((mode >> 3) & 3) {
+		case 0:
+			p->mobike_policy.rr = POLICY_MOBIKE_RR_NEW_ADDRESS;
+			break;
+		case 1:
+			p->mobike_policy.rr = POLICY_MOBIKE_RR_ALWAYS;
+			break;
+		case 2:
+			p->mobike_policy.rr = POLICY_MOBIKE_RR_NEVER;
+			break;
+		default:
+			p->mobike_policy.refuse_nat = true;
+			p->mobike_policy.nallowed = 1;
+			p->mobike_policy.allowed[0].net.s_addr = htonl(0xc0000200);
+			p->mobike_policy.allowed[0].len = 29;
+			break;
+		}
+	}
 }
 
-static void side_init(struct side *s, bool responder, uint64_t seed)
+static void side_init(struct side *s, bool responder, uint64_t seed, uint8_t mode)
 {
 	memset(&s->cfg, 0, sizeof(s->cfg));
-	peer_init(&s->peer, responder);
+	peer_init(&s->peer, responder, mode);
 	s->rng = seed;
 	s->nup = 0;
 	s->pool = 0;
@@ -152,6 +188,12 @@ static void side_init(struct side *s, bool responder, uint64_t seed)
 	s->cfg.max_sas = 8;
 	s->cfg.retransmit_tries = 3;
 	s->cfg.keylog = true;
+	if (mode & 2) {
+		s->cfg.local_addrs[0].s_addr = htonl(responder ? 0xc0000201 : 0xc0000202);
+		s->cfg.local_addrs[1].s_addr = htonl(responder ? 0xc0000205 : 0xc0000203);
+		s->cfg.nlocal_addrs = 2;
+		s->cfg.announce_addresses = responder;
+	}
 	ASSERT(ike_engine_new(&s->cfg, &s->e) == 0);
 }
 
@@ -173,7 +215,7 @@ static void carry_out(int who, bool wire)
 		struct ike_action *x = &a->a[i];
 
 		ASSERT(x->text[sizeof(x->text) - 1] == '\0' || memchr(x->text, 0, sizeof(x->text)));
-		switch (x->kind) {
+		switch ((int)x->kind) {
 		case IKE_ACT_SEND:
 			ASSERT(x->u.send.len >= 28 && x->u.send.len <= IKE_MSG_MAX);
 			ASSERT(x->u.send.off <= a->buf_len &&
@@ -221,6 +263,28 @@ static void carry_out(int who, bool wire)
 		case IKE_ACT_KEYLOG:
 			ASSERT(strlen(x->text) > 40);
 			break;
+		case IKE_ACT_SA_MOVED:
+		case IKE_ACT_MOVE_FAILED:
+			ASSERT(w.mobike && x->u.move.sa.mobike);
+			ASSERT(x->u.move.nchildren <= IKE_MOVE_MAX_CHILDREN);
+			ASSERT(x->u.move.sa.local.addr.s_addr && x->u.move.sa.remote.addr.s_addr &&
+			       x->u.move.old_local.addr.s_addr && x->u.move.old_remote.addr.s_addr);
+			ASSERT(x->u.move.sa.npeer_addrs <= IKE_MOBIKE_MAX_ADDRS);
+			if ((int)x->kind == IKE_ACT_MOVE_FAILED)
+				ASSERT(x->u.move.refusal && ike_notify_is_error(x->u.move.refusal) &&
+				       x->u.move.sa.mobike_initiator);
+			else
+				ASSERT(memcmp(&x->u.move.sa.local, &x->u.move.old_local,
+					      sizeof(x->u.move.old_local)) ||
+				       memcmp(&x->u.move.sa.remote, &x->u.move.old_remote,
+					      sizeof(x->u.move.old_remote)) ||
+				       x->u.move.sa.nat_local != x->u.move.old_nat_local ||
+				       x->u.move.sa.nat_remote != x->u.move.old_nat_remote);
+			break;
+		case IKE_ACT_PEER_ADDRESSES:
+			ASSERT(w.mobike && x->u.sa.npeer_addrs >= 1 &&
+			       x->u.sa.npeer_addrs <= IKE_MOBIKE_MAX_ADDRS);
+			break;
 		default:
 			__builtin_trap();
 		}
@@ -228,10 +292,29 @@ static void carry_out(int who, bool wire)
 	ike_actions_clear(a);
 }
 
+/* Is the side's only SA deferred (MOBIKE, no address)? */
+static bool only_sa_deferred(int who)
+{
+	struct ike_sa_info info;
+	size_t cur = 0, n = 0;
+	bool deferred = false;
+
+	while (ike_engine_next_sa(w.s[who].e, &cur, &info)) {
+		n++;
+		deferred = info.deferred;
+	}
+	return n == 1 && deferred;
+}
+
 static void timers(int who)
 {
 	for (int i = 0; i < 8 && ike_engine_next_timer(w.s[who].e) <= w.now; i++) {
+		bool quiet = only_sa_deferred(who);
+
 		ASSERT(ike_engine_timer(w.s[who].e, w.now, &w.s[who].act) == 0);
+		/* Deferred: nothing leaves on the engine's own initiative. */
+		for (size_t k = 0; quiet && k < w.s[who].act.n; k++)
+			ASSERT(w.s[who].act.a[k].kind != IKE_ACT_SEND);
 		carry_out(who, true);
 	}
 }
@@ -309,6 +392,70 @@ static void order(int who, uint8_t op)
 	carry_out(who, true);
 }
 
+/* A MOBIKE order from the input (0xd0-0xdf). Orders may be refused. */
+static void mobike_op(uint8_t op)
+{
+	static const uint32_t locals[] = { 0xc0000202, 0xc0000203, 0x0a000002, 0xc0000204 };
+	struct side *a = &w.s[0], *b = &w.s[1];
+	struct ike_endpoint l, r;
+	struct in_addr set[2];
+	int rc = 0;
+
+	switch (op & 0x0f) {
+	case 0: case 1: case 2: case 3:
+		l = ep(locals[op & 3], 4500);
+		rc = ike_engine_update_addresses(a->e, w.spi, &l, NULL, w.now, &a->act);
+		carry_out(0, true);
+		break;
+	case 4:
+		l = ep(0xc0000202, 0);
+		r = ep(0xc0000205, 0);
+		rc = ike_engine_update_addresses(a->e, w.spi, &l, &r, w.now, &a->act);
+		carry_out(0, true);
+		break;
+	case 5:
+		rc = ike_engine_update_addresses(a->e, w.spi, NULL, NULL, w.now, &a->act);
+		carry_out(0, true);
+		break;
+	case 6:
+		rc = ike_engine_probe_paths(a->e, w.spi, w.now, &a->act);
+		carry_out(0, true);
+		break;
+	case 7:
+	case 8:
+		set[0].s_addr = htonl(0xc0000205);
+		set[1].s_addr = htonl(0xc0000201);
+		rc = ike_engine_set_local_addresses(b->e, set, (op & 0x0f) == 7 ? 1 : 2, w.now,
+						    &b->act);
+		ASSERT(rc == 0);
+		carry_out(1, true);
+		break;
+	case 9:
+		set[0].s_addr = htonl(0xc0000203);
+		rc = ike_engine_set_local_addresses(a->e, set, 1, w.now, &a->act);
+		ASSERT(rc == 0);
+		carry_out(0, true);
+		break;
+	case 10:
+		rc = ike_engine_update_addresses(b->e, w.spi, NULL, NULL, w.now, &b->act);
+		ASSERT(rc != 0);     /* only the initiator moves */
+		carry_out(1, true);
+		break;
+	default:
+		/* The next datagram comes from elsewhere (a NAT rebinding or an attacker). */
+		if (w.nq) {
+			struct pkt p = w.q[0];
+
+			memmove(&w.q[0], &w.q[1], (w.nq - 1) * sizeof(w.q[0]));
+			w.nq--;
+			p.from.addr.s_addr = htonl(0xcb007100u + (op & 0x0f));
+			deliver(&p);
+		}
+		break;
+	}
+	ASSERT(rc <= 0);
+}
+
 static void live(const uint8_t *d, size_t size)
 {
 	size_t pos = 1;
@@ -327,6 +474,11 @@ static void live(const uint8_t *d, size_t size)
 		}
 		if ((op & 0xf0) == 0xe0) {
 			pass_time(MM_SEC(1 + (op & 0x0f)));
+			continue;
+		}
+		if (w.mobike && (op & 0xf0) == 0xd0) {
+			if (w.spi)
+				mobike_op(op);
 			continue;
 		}
 		if (w.nq == 0) {
@@ -411,13 +563,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	log_set_level(LOG_LEVEL_ERROR);
+	log_set_level(getenv("FUZZ_IKE_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
 	memset(&w.q, 0, sizeof(w.q[0]));
 	w.nq = 0;
 	w.now = MM_SEC(100);
 	w.spi = 0;
-	side_init(&w.s[0], false, 0x1234567887654321ull);
-	side_init(&w.s[1], true, 0x0fedcba987654321ull ^ size);
+	/* MOBIKE only in live mode (odd first octet) with bit 1 set. */
+	w.mobike = (data[0] & 3) == 3;
+	side_init(&w.s[0], false, 0x1234567887654321ull, w.mobike ? data[0] : 0);
+	side_init(&w.s[1], true, 0x0fedcba987654321ull ^ size, w.mobike ? data[0] : 0);
 	if (data[0] & 1)
 		live(data, size);
 	else
