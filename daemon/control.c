@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/json.h"
 
 #define CONTROL_MAX_RESPONSE (16u * 1024 * 1024)
 
@@ -349,6 +350,19 @@ void control_server_stop(struct control_server *s)
 	g_main_context_unref(s->ctx);
 	g_free(s->path);
 	g_free(s);
+}
+
+char *control_error_json(const char *request, const char *why)
+{
+	struct json j;
+
+	json_init(&j);
+	json_begin_object(&j);
+	json_kv_string(&j, "error", why);
+	json_key(&j, "request");
+	json_string(&j, request);
+	json_end_object(&j);
+	return json_finish(&j);
 }
 
 /* --- client ----------------------------------------------------------------------------- */

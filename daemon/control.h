@@ -34,6 +34,10 @@ void control_server_set_timeout(struct control_server *s, unsigned timeout_ms);
 /* Close the listener and all clients and unlink the socket. NULL is allowed. */
 void control_server_stop(struct control_server *s);
 
+/* The answer to a request the handler refuses: {"error":why,"request":request} (g_malloc'd;
+ * NULL only if the JSON writer fails). */
+char *control_error_json(const char *request, const char *why);
+
 /* Client (for hactl, mnctl, ...; blocking, no main loop needed): connect to path, send line
  * + '\n', read the whole answer until the server closes, within timeout_ms overall (<= 0:
  * CONTROL_CLIENT_TIMEOUT_MS). On

@@ -8,7 +8,7 @@
 #include <glib.h>
 
 #include "daemon/control.h"
-#include "ha/jsonval.h"
+#include "daemon/jsonval.h"
 
 static FILE *out_of(const struct ctlcli *cli)
 {

@@ -1,4 +1,4 @@
-/* Common daemon start-up: command line, logging, signals (see daemon.h). */
+/* Common daemon start-up: command line, logging, signals; main() itself (see daemon.h). */
 #include "daemon/daemon.h"
 
 #include <errno.h>
@@ -174,4 +174,34 @@ void daemon_install_signals(GMainLoop *loop, daemon_reload_fn reload, void *user
 	sig.src[0] = g_unix_signal_add(SIGTERM, on_quit_signal, (gpointer)"SIGTERM");
 	sig.src[1] = g_unix_signal_add(SIGINT, on_quit_signal, (gpointer)"SIGINT");
 	sig.src[2] = g_unix_signal_add(SIGHUP, on_hup, NULL);
+}
+
+int daemon_main(int argc, char **argv, const struct daemon_life *life, void *user,
+		const struct logger *log)
+{
+	struct daemon_opts o;
+	GMainLoop *loop;
+	int rc;
+
+	rc = daemon_parse_args(argc, argv, life->prog, life->default_config, &o);
+	if (rc != 0)
+		return rc > 0 ? 0 : DAEMON_EXIT_USAGE;
+	daemon_setup_logging(&o);
+	if (life->load(user, o.config_path) < 0)
+		return 1;
+	loop = g_main_loop_new(NULL, FALSE);
+	if (life->start(user) < 0) {
+		life->stop(user);
+		g_main_loop_unref(loop);
+		return 1;
+	}
+	daemon_install_signals(loop, life->reload, user);
+	g_main_loop_run(loop);
+	if (life->shutdown)
+		life->shutdown(user);
+	daemon_remove_signals();
+	life->stop(user);
+	g_main_loop_unref(loop);
+	LOG_NOTICE(log, "stopped");
+	return 0;
 }

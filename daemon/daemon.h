@@ -1,4 +1,5 @@
-/* Common start-up of the daemons (ha, mnd, vpngw): command line, logging, signals.
+/* Common start-up of the daemons (ha, mnd, vpngw): command line, logging, signals, and
+ * the whole main() for the daemons that need no more (daemon_main).
  *
  *	struct daemon_opts o;
  *	int r = daemon_parse_args(argc, argv, "ha", "/etc/mip4-mobike/ha.conf", &o);
@@ -45,5 +46,24 @@ typedef void (*daemon_reload_fn)(void *user);
 void daemon_install_signals(GMainLoop *loop, daemon_reload_fn reload, void *user);
 /* Remove the sources installed by daemon_install_signals (for tests and clean shutdown). */
 void daemon_remove_signals(void);
+
+/* A daemon's life on one GLib main loop, for daemon_main(). user is the daemon. */
+struct daemon_life {
+	const char *prog, *default_config;        /* as for daemon_parse_args() */
+	int (*load)(void *user, const char *config_path);   /* < 0: exit 1 (it said why) */
+	int (*start)(void *user);                 /* < 0: stop(), exit 1 (it said why) */
+	void (*shutdown)(void *user);             /* SIGTERM came: the loop has stopped, the
+						   * signal handlers are still in place (NULL:
+						   * nothing to do) */
+	void (*stop)(void *user);                 /* after start(), whatever it returned */
+	daemon_reload_fn reload;                  /* SIGHUP (NULL: logged and ignored) */
+};
+
+/* main() of ha and vpngw: the command line (--help, --version: exit 0; usage errors: exit
+ * DAEMON_EXIT_USAGE), the log level, load, start, the main loop until SIGTERM or SIGINT,
+ * shutdown, stop, and "stopped" logged at notice on log. Returns the exit status: 0, or 1
+ * when load or start failed. */
+int daemon_main(int argc, char **argv, const struct daemon_life *life, void *user,
+		const struct logger *log);
 
 #endif

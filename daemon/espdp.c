@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "esp/batch.h"
 #include "esp/esp_sa.h"
 #include "esp/udpencap.h"
+#include "daemon/droplog.h"
 #include "daemon/espsel.h"
 
 /* Buffers: outbound slots hold one packet read from the TUN (MTU at most 9000, see
@@ -31,7 +31,6 @@
 #define TX_INNER_MAX 9216
 #define TX_BUFSIZE (TX_INNER_MAX + ESP_HEADROOM_MAX + ESP_TAILROOM_MAX)
 #define RX_BUFSIZE 16384
-/* Rate limit of drop lines. */
 /* Hard limit = soft limit of the engine's lifetime * 110 % (strongSwan's life_time default
  * is rekey_time + 10 %). */
 #define HARD_PERCENT 110
@@ -69,28 +68,9 @@ struct espdp {
 
 /* --- logging ------------------------------------------------------------------------- */
 
-static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void drop_log(struct espdp *dp, mm_time_ns now, const char *fmt, ...)
-{
-	char why[256];
-	uint64_t held = 0;
-	va_list ap;
-
-	if (!ratelimit_allow(&dp->drop_rl, now, &held)) {
-		dp->st.log_suppressed++;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (held)
-		LOG_WARNING(&dp->log, "%s (%llu similar lines suppressed)", why,
-			    (unsigned long long)held);
-	else
-		LOG_WARNING(&dp->log, "%s", why);
-}
+/* Drop lines, rate-limited (daemon/droplog.h). */
+#define drop_log(dp, now, ...) droplog(&(dp)->drop_rl, &(dp)->st.log_suppressed, &(dp)->log, \
+				       (now), "", __VA_ARGS__)
 
 #define EP_STRLEN (ADDR4_STRLEN + 6)
 

@@ -250,3 +250,21 @@ void json_kv_addr4(struct json *j, const char *key, struct in_addr a)
 	json_key(j, key);
 	json_addr4(j, a);
 }
+
+void json_kv_addr4_or_null(struct json *j, const char *key, struct in_addr a)
+{
+	json_key(j, key);
+	if (a.s_addr)
+		json_addr4(j, a);
+	else
+		json_null(j);
+}
+
+void json_kv_addr4_array(struct json *j, const char *key, const struct in_addr *a, size_t n)
+{
+	json_key(j, key);
+	json_begin_array(j);
+	for (size_t i = 0; i < n; i++)
+		json_addr4(j, a[i]);
+	json_end_array(j);
+}

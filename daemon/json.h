@@ -62,6 +62,10 @@ void json_kv_uint(struct json *j, const char *key, uint64_t v);
 void json_kv_bool(struct json *j, const char *key, bool v);
 void json_kv_null(struct json *j, const char *key);
 void json_kv_addr4(struct json *j, const char *key, struct in_addr a);
+/* "a.b.c.d", or null for 0.0.0.0 (no address) */
+void json_kv_addr4_or_null(struct json *j, const char *key, struct in_addr a);
+/* ["a.b.c.d", ...]: the first n of a */
+void json_kv_addr4_array(struct json *j, const char *key, const struct in_addr *a, size_t n);
 
 /* Append s escaped as a JSON string (with the quotes) to g: for code that builds by hand. */
 void json_escape_append(GString *g, const char *s, size_t n);

@@ -325,6 +325,16 @@ static void test_client_errors(void)
 	CHECK_STR(resp, "untouched");
 }
 
+/* The error answer: the reason and the request, both escaped. */
+static void test_error_json(void)
+{
+	char *doc = control_error_json("rekey \"x\"\n", "unknown request: try \"list\"");
+
+	CHECK_STR(doc, "{\"error\":\"unknown request: try \\\"list\\\"\","
+		  "\"request\":\"rekey \\\"x\\\"\\u000a\"}");
+	g_free(doc);
+}
+
 int main(void)
 {
 	struct control_server *s;
@@ -343,6 +353,7 @@ int main(void)
 	test_bad_clients(s);
 	test_start_errors();
 	test_client_errors();
+	test_error_json();
 	control_server_stop(s);
 	CHECK(access(sock_path, F_OK) < 0);
 

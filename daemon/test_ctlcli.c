@@ -12,8 +12,8 @@
 
 #include "daemon/control.h"
 #include "daemon/ctlcli.h"
+#include "daemon/jsonval.h"
 #include "daemon/test_capture.h"
-#include "ha/jsonval.h"
 #include "tests/unit/tap.h"
 
 static char dir[] = "/tmp/mm-ctlcli-XXXXXX";

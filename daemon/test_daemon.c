@@ -1,9 +1,10 @@
-/* Unit tests for daemon/daemon.{h,c}: command line, logging level, signal handling. */
+/* Unit tests for daemon/daemon.{h,c}: command line, logging level, signal handling, main(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -197,10 +198,144 @@ static void test_signals(void)
 	g_main_loop_unref(loop);
 }
 
+/* daemon_main with a fake daemon that records its calls: L load, S start, R reload (SIGHUP),
+ * D shutdown, T stop. */
+struct fake {
+	char calls[16];
+	int load_rc, start_rc;
+	const char *config;
+	struct logger log;
+};
+
+static void called(struct fake *f, char c)
+{
+	size_t n = strlen(f->calls);
+
+	if (n + 1 < sizeof(f->calls)) {
+		f->calls[n] = c;
+		f->calls[n + 1] = '\0';
+	}
+}
+
+static gboolean send_hup(gpointer data)
+{
+	(void)data;
+	raise(SIGHUP);
+	return G_SOURCE_REMOVE;
+}
+
+static int f_load(void *user, const char *config_path)
+{
+	struct fake *f = user;
+
+	called(f, 'L');
+	f->config = config_path;
+	return f->load_rc;
+}
+
+static int f_start(void *user)
+{
+	struct fake *f = user;
+
+	called(f, 'S');
+	if (f->start_rc == 0)
+		g_idle_add(send_hup, NULL);
+	return f->start_rc;
+}
+
+static void f_reload(void *user)
+{
+	called(user, 'R');
+	raise(SIGTERM);
+}
+
+static void f_shutdown(void *user)
+{
+	called(user, 'D');
+}
+
+static void f_stop(void *user)
+{
+	called(user, 'T');
+}
+
+/* daemon_main with stdout and stderr sent to /dev/null, the log captured into *log. */
+static int run_main(const struct daemon_life *life, struct fake *f, const char **argv,
+		    const char **log)
+{
+	int s1 = dup(1), s2 = dup(2), devnull = open("/dev/null", O_WRONLY), argc = 0, rc;
+
+	while (argv[argc])
+		argc++;
+	memset(f->calls, 0, sizeof(f->calls));
+	f->config = NULL;
+	logger_init(&f->log, "fake");
+	fflush(stdout);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	capture_start();
+	rc = daemon_main(argc, (char **)argv, life, f, &f->log);
+	*log = capture_end();
+	fflush(stdout);
+	dup2(s1, 1);
+	dup2(s2, 2);
+	close(s1);
+	close(s2);
+	close(devnull);
+	return rc;
+}
+
+static void test_main(void)
+{
+	struct daemon_life life = {
+		.prog = "fake",
+		.default_config = "/etc/fake.conf",
+		.load = f_load,
+		.start = f_start,
+		.shutdown = f_shutdown,
+		.stop = f_stop,
+		.reload = f_reload,
+	};
+	const char *argv_c[] = { "fake", "-c", "/tmp/x.conf", NULL };
+	const char *argv0[] = { "fake", NULL };
+	const char *argv_help[] = { "fake", "--help", NULL };
+	const char *argv_bad[] = { "fake", "--bad", NULL };
+	struct fake f;
+	const char *log;
+
+	memset(&f, 0, sizeof(f));
+	/* Load, start, the loop until SIGTERM (here after a SIGHUP), shutdown, stop. */
+	CHECK_EQ_U64(run_main(&life, &f, argv_c, &log), 0);
+	CHECK_STR(f.calls, "LSRDT");
+	CHECK_STR(f.config, "/tmp/x.conf");
+	CHECK(strstr(log, "<5>fake: SIGTERM: shutting down\n") != NULL);
+	CHECK(strstr(log, "<5>fake: stopped\n") != NULL);
+	/* No shutdown step; the default configuration file. */
+	life.shutdown = NULL;
+	CHECK_EQ_U64(run_main(&life, &f, argv0, &log), 0);
+	CHECK_STR(f.calls, "LSRT");
+	CHECK_STR(f.config, "/etc/fake.conf");
+	/* Start fails: stop, exit 1, no "stopped". */
+	f.start_rc = -EADDRINUSE;
+	CHECK_EQ_U64(run_main(&life, &f, argv0, &log), 1);
+	CHECK_STR(f.calls, "LST");
+	CHECK(strstr(log, "stopped") == NULL);
+	/* Load fails: nothing else, exit 1. */
+	f.load_rc = -EINVAL;
+	CHECK_EQ_U64(run_main(&life, &f, argv0, &log), 1);
+	CHECK_STR(f.calls, "L");
+	/* --help: exit 0; a usage error: exit 2; neither loads anything. */
+	CHECK_EQ_U64(run_main(&life, &f, argv_help, &log), 0);
+	CHECK_STR(f.calls, "");
+	CHECK_EQ_U64(run_main(&life, &f, argv_bad, &log), DAEMON_EXIT_USAGE);
+	CHECK_STR(f.calls, "");
+}
+
 int main(void)
 {
 	test_args();
 	test_signals();
+	test_main();
 	capture_free();
 	return tap_done();
 }

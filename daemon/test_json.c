@@ -16,7 +16,7 @@ static void check_doc(struct json *j, const char *expected)
 int main(void)
 {
 	struct json j;
-	struct in_addr a;
+	struct in_addr a, dns[3];
 	char *s;
 
 	/* objects, arrays, every scalar, commas */
@@ -45,6 +45,21 @@ int main(void)
 	check_doc(&j, "{\"state\":\"registered\",\"home\":false,\"up\":true,\"none\":null,"
 		  "\"neg\":-9223372036854775808,\"big\":18446744073709551615,"
 		  "\"care_of_address\":\"198.18.11.10\",\"list\":[1,\"two\",{},[],null,null]}");
+
+	/* addresses or null, address arrays (the first n) */
+	json_init(&j);
+	json_begin_object(&j);
+	json_kv_addr4_or_null(&j, "tia", a);
+	a.s_addr = 0;
+	json_kv_addr4_or_null(&j, "none", a);
+	inet_pton(AF_INET, "198.18.1.53", &dns[0]);
+	inet_pton(AF_INET, "198.18.1.54", &dns[1]);
+	inet_pton(AF_INET, "198.18.1.55", &dns[2]);
+	json_kv_addr4_array(&j, "dns", dns, 2);
+	json_kv_addr4_array(&j, "empty", dns, 0);
+	json_end_object(&j);
+	check_doc(&j, "{\"tia\":\"198.18.11.10\",\"none\":null,"
+		  "\"dns\":[\"198.18.1.53\",\"198.18.1.54\"],\"empty\":[]}");
 
 	/* escaping: quote, backslash, every control character, DEL */
 	json_init(&j);

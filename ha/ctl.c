@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "common/sock.h"
+#include "daemon/control.h"
 #include "daemon/json.h"
 
 char *ha_ctl_list_json(const struct ha_engine *ha)
@@ -108,17 +109,10 @@ char *ha_ctl_stats_json(const struct ha_engine *ha, const struct ha_dp_stats *dp
 char *ha_ctl_handle(const char *request, void *user)
 {
 	const struct ha_ctl_ctx *ctx = user;
-	struct json j;
 
 	if (strcmp(request, "list") == 0)
 		return ha_ctl_list_json(ctx->engine);
 	if (strcmp(request, "stats") == 0)
 		return ha_ctl_stats_json(ctx->engine, ctx->dp ? ha_datapath_stats(ctx->dp) : NULL);
-	json_init(&j);
-	json_begin_object(&j);
-	json_kv_string(&j, "error", "unknown request: try \"list\" or \"stats\"");
-	json_key(&j, "request");
-	json_string(&j, request);
-	json_end_object(&j);
-	return json_finish(&j);
+	return control_error_json(request, "unknown request: try \"list\" or \"stats\"");
 }

@@ -2,7 +2,6 @@
 #include "ha/datapath.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "common/sock.h"
+#include "daemon/droplog.h"
 #include "ha/replay.h"
 #include "mip4/tunnel.h"
 
@@ -24,7 +24,6 @@
 #define FWD_BUFSIZE 2048
 #define REV_BATCH 16
 #define REV_BUFSIZE (MIP4_IPV4_MAX + 1)
-/* Rate limit of drop lines (RFC 3519 §3.3: "not excessive"). */
 
 struct ha_datapath {
 	struct ha_engine *ha;
@@ -50,29 +49,9 @@ struct ha_datapath {
 	uint8_t ka_reply[MIP4_UDP_TUNNEL_OVERHEAD + MIP4_IPV4_MAX];
 };
 
-static void drop_log(struct ha_datapath *dp, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void drop_log(struct ha_datapath *dp, const char *fmt, ...)
-{
-	mm_time_ns now = clock_now(clock_monotonic());
-	char why[224];
-	uint64_t held = 0;
-	va_list ap;
-
-	if (!ratelimit_allow(&dp->drop_rl, now, &held)) {
-		dp->st.log_suppressed++;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (held)
-		LOG_WARNING(&dp->log, "dropped: %s (%llu similar lines suppressed)", why,
-			    (unsigned long long)held);
-	else
-		LOG_WARNING(&dp->log, "dropped: %s", why);
-}
+/* Drop lines, rate-limited (daemon/droplog.h; RFC 3519 §3.3: "not excessive"). */
+#define drop_log(dp, ...) droplog(&(dp)->drop_rl, &(dp)->st.log_suppressed, &(dp)->log, \
+				 clock_now(clock_monotonic()), "dropped: ", __VA_ARGS__)
 
 int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 		    struct in_addr ha_addr, ha_dp_changed_fn changed, void *user,

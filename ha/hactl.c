@@ -16,8 +16,8 @@
 
 #include "common/names.h"
 #include "daemon/ctlcli.h"
+#include "daemon/jsonval.h"
 #include "ha/conf.h"
-#include "ha/jsonval.h"
 
 static void usage(FILE *f)
 {

@@ -87,7 +87,6 @@ struct ha_daemon {
 	struct ha_datapath *dp;
 	struct control_server *ctl;
 	struct ha_ctl_ctx ctl_ctx;
-	GMainLoop *loop;
 	int udp_fd, raw_fd, tun_fd;
 	int home_ifindex, tun_ifindex;
 	guint src_udp, src_raw, src_tun, src_sync, expiry_timer, flush_timer;
@@ -100,7 +99,6 @@ struct ha_daemon {
 	uint64_t rep_head, rep_tail;     /* held: [head, tail); [batch, tail): this batch's */
 	uint64_t rep_batch;
 	bool expiry_dirty;               /* bindings changed: re-arm the expiry timer */
-	int exit_code;
 };
 
 /* The engine's key lookup goes through the daemon, so SIGHUP can swap the table. */
@@ -568,8 +566,9 @@ static void reinstall(struct ha_daemon *d)
 		ha_attract_add(d->attract, b->home_addr, true);
 }
 
-static int start(struct ha_daemon *d)
+static int start(void *user)
 {
+	struct ha_daemon *d = user;
 	struct ha_engine_config ec;
 	GError *err = NULL;
 	char a[ADDR4_STRLEN], n[ADDR4_STRLEN];
@@ -642,8 +641,10 @@ static int start(struct ha_daemon *d)
 	return 0;
 }
 
-static void stop(struct ha_daemon *d)
+static void stop(void *user)
 {
+	struct ha_daemon *d = user;
+
 	if (d->src_udp)
 		g_source_remove(d->src_udp);
 	if (d->src_raw)
@@ -682,31 +683,26 @@ static void stop(struct ha_daemon *d)
 	ha_conf_clear(&d->conf);
 }
 
+static int load(void *user, const char *config_path)
+{
+	struct ha_daemon *d = user;
+
+	return ha_conf_load(config_path, &d->conf);
+}
+
 int main(int argc, char **argv)
 {
 	static struct ha_daemon d;   /* large (actions, batches): not on the stack */
-	struct daemon_opts o;
-	int rc;
+	static const struct daemon_life life = {
+		.prog = "ha",
+		.default_config = "/etc/mip4-mobike/ha.conf",
+		.load = load,
+		.start = start,
+		.stop = stop,
+		.reload = on_reload,
+	};
 
-	rc = daemon_parse_args(argc, argv, "ha", "/etc/mip4-mobike/ha.conf", &o);
-	if (rc != 0)
-		return rc > 0 ? 0 : DAEMON_EXIT_USAGE;
-	daemon_setup_logging(&o);
 	d.udp_fd = d.raw_fd = d.tun_fd = -1;
 	logger_init(&d.log, "ha");
-	if (ha_conf_load(o.config_path, &d.conf) < 0)
-		return 1;
-	d.loop = g_main_loop_new(NULL, FALSE);
-	if (start(&d) < 0) {
-		stop(&d);
-		g_main_loop_unref(d.loop);
-		return 1;
-	}
-	daemon_install_signals(d.loop, on_reload, &d);
-	g_main_loop_run(d.loop);
-	daemon_remove_signals();
-	stop(&d);
-	g_main_loop_unref(d.loop);
-	LOG_NOTICE(&d.log, "stopped");
-	return 0;
+	return daemon_main(argc, argv, &life, &d, &d.log);
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "common/sock.h"
+#include "daemon/control.h"
 #include "daemon/json.h"
 #include "daemon/proposals.h"
 #include "vpngw/ident.h"
@@ -160,15 +161,8 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 		kv_endpoint(&j, "remote", &sa->remote);
 		json_kv_bool(&j, "nat_local", sa->nat_local);
 		json_kv_bool(&j, "nat_remote", sa->nat_remote);
-		if (sa->inner_addr.s_addr)
-			json_kv_addr4(&j, "inner_address", sa->inner_addr);
-		else
-			json_kv_null(&j, "inner_address");
-		json_key(&j, "dns");
-		json_begin_array(&j);
-		for (size_t k = 0; k < sa->ndns && k < 2; k++)
-			json_addr4(&j, sa->dns[k]);
-		json_end_array(&j);
+		json_kv_addr4_or_null(&j, "inner_address", sa->inner_addr);
+		json_kv_addr4_array(&j, "dns", sa->dns, MIN(sa->ndns, G_N_ELEMENTS(sa->dns)));
 		json_kv_string(&j, "suite", proposals_format(&sa->suite, IKE_SUITE_IKE, suite,
 							     sizeof(suite)));
 		kv_since(&j, "established_s", sas[i].established, now);
@@ -375,26 +369,14 @@ const char *vpngw_ctl_order_result(const struct vpngw_ctl_req *req, int rc, char
 	return buf;
 }
 
-static char *error_doc(const char *request, const char *why)
-{
-	struct json j;
-
-	json_init(&j);
-	json_begin_object(&j);
-	json_kv_string(&j, "error", why);
-	json_key(&j, "request");
-	json_string(&j, request);
-	json_end_object(&j);
-	return json_finish(&j);
-}
-
 char *vpngw_ctl_order_json(const char *request, const struct vpngw_ctl_req *req, int rc)
 {
 	struct json j;
 	char why[160];
 
 	if (rc != 0)
-		return error_doc(request, vpngw_ctl_order_result(req, rc, why, sizeof(why)));
+		return control_error_json(request, vpngw_ctl_order_result(req, rc, why,
+									  sizeof(why)));
 	json_init(&j);
 	json_begin_object(&j);
 	json_kv_bool(&j, "ok", true);
@@ -406,5 +388,5 @@ char *vpngw_ctl_order_json(const char *request, const struct vpngw_ctl_req *req,
 
 char *vpngw_ctl_error_json(const char *request, const char *why)
 {
-	return error_doc(request, why ? why : UNKNOWN_REQUEST);
+	return control_error_json(request, why ? why : UNKNOWN_REQUEST);
 }

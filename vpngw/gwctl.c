@@ -21,7 +21,7 @@
 #include <glib.h>
 
 #include "daemon/ctlcli.h"
-#include "ha/jsonval.h"
+#include "daemon/jsonval.h"
 #include "vpngw/conf.h"
 
 static void usage(FILE *f)

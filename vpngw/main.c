@@ -13,11 +13,11 @@
  *	SIGTERM/SIGINT   INFORMATIONAL DELETE for every IKE SA, a short wait for the answers,
  *	                 exit 0; SIGHUP: reload the peers (when the engine can take them)
  *
- * Every engine call returns actions, carried out in order by apply(): SEND (port 4500: the
- * non-ESP marker in front, RFC 3948 2.2), CHILD_UP / CHILD_DOWN -> data path, SA_UP /
- * SA_DOWN -> log lines (and the Child SAs an IKE SA leaves behind are removed), KEYLOG ->
- * the keylog file when configured. Bad configuration or a socket that cannot be bound: one
- * line, exit 1.
+ * The engine, its sockets, timers and actions run in daemon/ikeloop.h (shared with mnd):
+ * SEND (port 4500: the non-ESP marker in front, RFC 3948 2.2), CHILD_UP / CHILD_DOWN -> data
+ * path, KEYLOG -> the keylog file when configured; this file adds the log lines of SA_UP /
+ * SA_DOWN / CHILD_UP, the pool, the NAT keepalives, the control socket and SIGHUP. Bad
+ * configuration or a socket that cannot be bound: one line, exit 1.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,8 +29,6 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <glib-unix.h>
-#include <openssl/crypto.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -38,6 +36,7 @@
 #include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/espdp.h"
+#include "daemon/ikeloop.h"
 #include "daemon/proposals.h"
 #include "esp/udpencap.h"
 #include "ike/engine.h"
@@ -47,16 +46,11 @@
 #include "vpngw/pool.h"
 
 #define IKE_PORT 500
-#define RX_SLOTS 32
-#define RX_BUFSIZE (IKE_MSG_MAX + 1)   /* one more: a longer datagram shows as truncated */
+#define RX_SLOTS 32                    /* UDP 500 datagrams per recvmmsg */
 #define RX_ROUNDS 8                    /* batches per wake-up before the others' turn */
-#define DP_ROUNDS 8
-#define TIMER_MAX_MS (3600 * 1000)
 #define TICK_MS 1000
-#define TIMER_LOOPS 64                 /* ike_engine_timer calls per expiry at most */
 #define SHUTDOWN_WAIT_MS 1000          /* for the peers to answer our DELETEs */
 #define NAT_KEEPALIVE_S 20             /* RFC 3948 4: 20 seconds */
-#define JITTER_PERCENT 10              /* soft ESP lifetimes 0..10 % early (daemon/espdp.h) */
 
 /* What the daemon remembers of an established IKE SA (the engine owns the SA itself). */
 struct sa_rec {
@@ -82,19 +76,12 @@ struct vpngw {
 	struct in_addr listen;
 	char tun_name[IFNAMSIZ];
 	int tun_ifindex;
-	struct ike_engine *engine;
+	struct ikeloop *il;              /* the engine, UDP 500 / 4500 and the data path */
 	struct pool *pool;
-	struct espdp *dp;
 	struct control_server *ctl;
-	GMainLoop *loop;
-	int fd500, fd4500, tun_fd;
-	guint src500, src4500, srctun, timer, tick;
-	mm_time_ns timer_at;
-	struct ike_actions *actions;
-	FILE *keylog;
+	int tun_fd;
+	guint tick;
 	GHashTable *sas;                 /* spi_i -> struct sa_rec (spi_i is the handle) */
-	uint8_t *rx_bufs;
-	struct sock_batch rx;
 };
 
 static mm_time_ns now_ns(void)
@@ -156,46 +143,14 @@ static const char *ep_str(const struct ike_endpoint *ep, char buf[EP_STRLEN])
 	return buf;
 }
 
-static void schedule_timer(struct vpngw *d);
 static void free_unused_retired(struct vpngw *d);
 
-static void do_send(struct vpngw *d, const struct ike_actions *a, const struct ike_action *act)
+/* CHILD_UP, installed (ikeloop.h). */
+static void child_up(void *user, const struct ike_child_info *c)
 {
-	const uint8_t *msg = a->buf + act->u.send.off;
-	size_t len = act->u.send.len;
-	struct sockaddr_in to;
-	struct in_addr from = act->u.send.local.addr;
-	char ep[EP_STRLEN];
-	ssize_t rc;
-
-	if (act->u.send.off > a->buf_len || len > a->buf_len - act->u.send.off)
-		return;
-	memset(&to, 0, sizeof(to));
-	to.sin_family = AF_INET;
-	to.sin_addr = act->u.send.remote.addr;
-	to.sin_port = htons(act->u.send.remote.port);
-	if (from.s_addr == INADDR_ANY)
-		from = d->listen;
-	if (act->u.send.local.port == UDPENCAP_PORT)
-		rc = espdp_send_ike(d->dp, msg, len, &to, from);
-	else
-		rc = sock_send4(d->fd500, msg, len, &to, &from, 0);
-	if (rc < 0)
-		LOG_WARNING(&d->log, "cannot send an IKE message to %s: %s",
-			    ep_str(&act->u.send.remote, ep), strerror((int)-rc));
-}
-
-static void child_up(struct vpngw *d, const struct ike_child_info *c)
-{
+	struct vpngw *d = user;
 	char suite[96], l[64], r[64];
-	int rc = espdp_child_add(d->dp, c, now_ns());
 
-	if (rc < 0) {
-		LOG_ERROR(&d->log, "cannot install Child SA %08x_i %08x_o: %s", c->spi_in,
-			  c->spi_out, rc == -EOPNOTSUPP ? "algorithm not supported by the data path"
-			  : strerror(-rc));
-		return;
-	}
 	LOG_INFO(&d->log, "Child SA %08x_i %08x_o up: %s === %s%s, %s%s", c->spi_in, c->spi_out,
 		 vpngw_ctl_ts_str(&c->ts_local.ts[0], l, sizeof(l)),
 		 vpngw_ctl_ts_str(&c->ts_remote.ts[0], r, sizeof(r)),
@@ -204,8 +159,10 @@ static void child_up(struct vpngw *d, const struct ike_child_info *c)
 		 c->replaces_spi_in ? ", replacing an older SA" : "");
 }
 
-static void sa_up(struct vpngw *d, const struct ike_sa_info *sa)
+/* SA_UP; for an IKE SA rekey its Child SAs have moved already (ikeloop.h). */
+static void sa_up(void *user, const struct ike_sa_info *sa)
 {
+	struct vpngw *d = user;
 	struct sa_rec *r = g_new0(struct sa_rec, 1);
 	char id[256], ep[EP_STRLEN], a[ADDR4_STRLEN], suite[96];
 
@@ -218,17 +175,9 @@ static void sa_up(struct vpngw *d, const struct ike_sa_info *sa)
 	r->remote.sin_port = htons(sa->remote.port);
 	r->next_keepalive = r->established + MM_SEC(NAT_KEEPALIVE_S);
 	g_hash_table_replace(d->sas, &r->spi_i, r);
-	/* IKE SA rekey (RFC 7296 2.18): the Child SAs move to the new SA. */
-	if (sa->replaces_spi_i || sa->replaces_spi_r) {
-		size_t n = espdp_child_reparent(d->dp, sa->replaces_spi_i, sa->replaces_spi_r,
-						sa->spi_i, sa->spi_r);
-
-		LOG_INFO(&d->log, "IKE SA %016llx_i %016llx_r rekeyed to %016llx_i %016llx_r (%zu "
-			 "Child SA%s moved)", (unsigned long long)sa->replaces_spi_i,
-			 (unsigned long long)sa->replaces_spi_r, (unsigned long long)sa->spi_i,
-			 (unsigned long long)sa->spi_r, n, n == 1 ? "" : "s");
+	/* IKE SA rekey (RFC 7296 2.18): logged by ikeloop. */
+	if (sa->replaces_spi_i || sa->replaces_spi_r)
 		return;
-	}
 	LOG_NOTICE(&d->log, "peer %s from %s%s up (%s), inner address %s, SPIs %016llx_i "
 		   "%016llx_r, %s", ident_str(&sa->peer_id, id, sizeof(id)),
 		   ep_str(&sa->remote, ep), sa->nat_remote ? " (NAT)" : "",
@@ -244,209 +193,30 @@ static bool is_rekeyed_away(struct vpngw *d, const struct ike_sa_info *sa)
 	struct ike_sa_info info;
 	size_t cursor = 0;
 
-	while (ike_engine_next_sa(d->engine, &cursor, &info))
+	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info))
 		if (info.replaces_spi_i == sa->spi_i && info.replaces_spi_r == sa->spi_r)
 			return true;
 	return false;
 }
 
-static void sa_down(struct vpngw *d, const struct ike_sa_info *sa, const char *reason)
+/* SA_DOWN; left: its Child SAs that ikeloop removed from the data path. */
+static void sa_down(void *user, const struct ike_sa_info *sa, const char *reason, size_t left)
 {
+	struct vpngw *d = user;
 	char id[256], ep[EP_STRLEN];
-	size_t left;
 
-	/* The engine removes every Child SA before its IKE SA; what is left goes too (an SA
-	 * without its IKE SA could never be rekeyed or deleted). */
-	left = espdp_child_del_ike(d->dp, sa->spi_i, sa->spi_r);
 	g_hash_table_remove(d->sas, &sa->spi_i);
 	free_unused_retired(d);
 	/* The old SA of an IKE SA rekey: the peer is still up, on the new one. */
 	if (is_rekeyed_away(d, sa)) {
 		LOG_INFO(&d->log, "IKE SA %016llx_i %016llx_r replaced: %s",
-			 (unsigned long long)sa->spi_i, (unsigned long long)sa->spi_r,
-			 reason[0] ? reason : "deleted");
+			 (unsigned long long)sa->spi_i, (unsigned long long)sa->spi_r, reason);
 		return;
 	}
 	LOG_NOTICE(&d->log, "peer %s from %s down: %s (SPIs %016llx_i %016llx_r)%s",
 		   ident_str(&sa->peer_id, id, sizeof(id)), ep_str(&sa->remote, ep),
-		   reason[0] ? reason : "deleted", (unsigned long long)sa->spi_i,
+		   reason, (unsigned long long)sa->spi_i,
 		   (unsigned long long)sa->spi_r, left ? ", its Child SAs removed" : "");
-}
-
-static void keylog(struct vpngw *d, const char *line)
-{
-	if (!d->keylog)
-		return;
-	fprintf(d->keylog, "%s\n", line);
-	fflush(d->keylog);
-}
-
-/* Carry out the engine's actions in order, then wipe the keys they carried. */
-static void apply(struct vpngw *d, struct ike_actions *a)
-{
-	for (size_t i = 0; i < a->n && i < IKE_ACTIONS_MAX; i++) {
-		struct ike_action *act = &a->a[i];
-
-		act->text[sizeof(act->text) - 1] = '\0';
-		switch (act->kind) {
-		case IKE_ACT_SEND:
-			do_send(d, a, act);
-			break;
-		case IKE_ACT_CHILD_UP:
-			child_up(d, &act->u.child);
-			break;
-		case IKE_ACT_CHILD_DOWN:
-			if (espdp_child_del(d->dp, act->u.child.spi_in) == 0)
-				LOG_INFO(&d->log, "Child SA %08x_i %08x_o down",
-					 act->u.child.spi_in, act->u.child.spi_out);
-			break;
-		case IKE_ACT_SA_UP:
-			sa_up(d, &act->u.sa);
-			break;
-		case IKE_ACT_SA_DOWN:
-			sa_down(d, &act->u.sa, act->text);
-			break;
-		case IKE_ACT_KEYLOG:
-			keylog(d, act->text);
-			break;
-		}
-	}
-	ike_actions_clear(a);
-	a->n = 0;
-	a->buf_len = 0;
-}
-
-/* --- input --------------------------------------------------------------------------- */
-
-static void engine_input(struct vpngw *d, const uint8_t *msg, size_t len,
-			 const struct sock_dgram_meta *m, uint16_t port, mm_time_ns now)
-{
-	struct ike_endpoint from, to;
-
-	from.addr = m->peer.sin_addr;
-	from.port = ntohs(m->peer.sin_port);
-	to.addr = m->dst.s_addr ? m->dst : d->listen;
-	to.port = port;
-	ike_engine_input(d->engine, msg, len, &from, &to, now, d->actions);
-	apply(d, d->actions);
-}
-
-static gboolean on_500(gint fd, GIOCondition cond, gpointer user)
-{
-	struct vpngw *d = user;
-
-	(void)fd;
-	(void)cond;
-	for (int round = 0; round < RX_ROUNDS; round++) {
-		int n = sock_recv4_batch(d->fd500, &d->rx);
-		mm_time_ns now = now_ns();
-
-		if (n < 0) {
-			if (n != -EAGAIN && n != -EINTR)
-				LOG_ERROR(&d->log, "receiving on UDP port %d: %s", IKE_PORT,
-					  strerror(-n));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			const struct sock_batch_slot *s = &d->rx.slot[i];
-
-			/* Longer than any message we take (IKE_MSG_MAX): its tail is gone. */
-			if (s->truncated)
-				continue;
-			engine_input(d, s->data, s->len, &s->meta, IKE_PORT, now);
-		}
-		if ((unsigned)n < d->rx.nslots)
-			break;
-	}
-	schedule_timer(d);
-	return G_SOURCE_CONTINUE;
-}
-
-/* IKE behind the non-ESP marker on 4500, from the data path. */
-static void on_ike_4500(void *user, const uint8_t *msg, size_t len,
-			const struct sock_dgram_meta *meta)
-{
-	engine_input(user, msg, len, meta, UDPENCAP_PORT, now_ns());
-}
-
-static void on_expired(void *user, uint32_t spi_in, bool hard)
-{
-	struct vpngw *d = user;
-
-	ike_engine_child_expired(d->engine, spi_in, hard, now_ns(), d->actions);
-	apply(d, d->actions);
-}
-
-static void on_activity(void *user, uint32_t spi_in, mm_time_ns now)
-{
-	struct vpngw *d = user;
-
-	ike_engine_child_activity(d->engine, spi_in, now);
-}
-
-static gboolean on_4500(gint fd, GIOCondition cond, gpointer user)
-{
-	struct vpngw *d = user;
-
-	(void)fd;
-	(void)cond;
-	espdp_udp_readable(d->dp, now_ns(), DP_ROUNDS);
-	schedule_timer(d);
-	return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
-{
-	struct vpngw *d = user;
-
-	(void)fd;
-	(void)cond;
-	espdp_tun_readable(d->dp, now_ns(), DP_ROUNDS);
-	schedule_timer(d);
-	return G_SOURCE_CONTINUE;
-}
-
-/* --- timers -------------------------------------------------------------------------- */
-
-static gboolean on_timer(gpointer user)
-{
-	struct vpngw *d = user;
-	mm_time_ns now = now_ns();
-
-	d->timer = 0;
-	d->timer_at = 0;
-	/* At most IKE_ACTIONS_MAX actions per call: call again while work is due now. */
-	for (int i = 0; i < TIMER_LOOPS && ike_engine_next_timer(d->engine) <= now; i++) {
-		ike_engine_timer(d->engine, now, d->actions);
-		apply(d, d->actions);
-	}
-	schedule_timer(d);
-	return G_SOURCE_REMOVE;
-}
-
-static void schedule_timer(struct vpngw *d)
-{
-	mm_time_ns next = ike_engine_next_timer(d->engine), now;
-	guint ms;
-
-	if (d->timer && next == d->timer_at)
-		return;
-	if (d->timer) {
-		g_source_remove(d->timer);
-		d->timer = 0;
-	}
-	d->timer_at = 0;
-	if (next == IKE_TIME_NEVER)
-		return;
-	now = now_ns();
-	if (next <= now)
-		ms = 0;
-	else if ((next - now) / MM_MSEC(1) >= TIMER_MAX_MS)
-		ms = TIMER_MAX_MS;
-	else
-		ms = (guint)((next - now + MM_MSEC(1) - 1) / MM_MSEC(1));
-	d->timer = g_timeout_add(ms, on_timer, d);
-	d->timer_at = next;
 }
 
 /* Once a second: ESP time lifetimes, and NAT keepalives where we are the one behind a NAT
@@ -458,7 +228,7 @@ static gboolean on_tick(gpointer user)
 	GHashTableIter it;
 	gpointer v;
 
-	espdp_poll(d->dp, now);
+	ikeloop_poll(d->il, now);
 	g_hash_table_iter_init(&it, d->sas);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct sa_rec *r = v;
@@ -466,9 +236,9 @@ static gboolean on_tick(gpointer user)
 		if (!r->nat_local || now < r->next_keepalive)
 			continue;
 		r->next_keepalive = now + MM_SEC(NAT_KEEPALIVE_S);
-		espdp_send_keepalive(d->dp, &r->remote);
+		espdp_send_keepalive(ikeloop_dp(d->il), &r->remote);
 	}
-	schedule_timer(d);
+	ikeloop_schedule(d->il);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -481,10 +251,10 @@ static char *ctl_stats(struct vpngw *d)
 	struct ike_sa_info info;
 	size_t cursor = 0, n = 0;
 
-	ike_engine_stats(d->engine, &es);
-	while (ike_engine_next_sa(d->engine, &cursor, &info))
+	ike_engine_stats(ikeloop_engine(d->il), &es);
+	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info))
 		n++;
-	return vpngw_ctl_stats_json(&es, n, &p, d->dp);
+	return vpngw_ctl_stats_json(&es, n, &p, ikeloop_dp(d->il));
 }
 
 static char *ctl_list(struct vpngw *d)
@@ -494,7 +264,7 @@ static char *ctl_list(struct vpngw *d)
 	size_t cursor = 0;
 	char *doc;
 
-	while (ike_engine_next_sa(d->engine, &cursor, &info)) {
+	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info)) {
 		struct vpngw_ctl_sa s;
 
 		memset(&s, 0, sizeof(s));
@@ -504,7 +274,7 @@ static char *ctl_list(struct vpngw *d)
 		g_array_append_val(sas, s);
 	}
 	doc = vpngw_ctl_list_json((const struct vpngw_ctl_sa *)(void *)sas->data, sas->len,
-				  d->dp, now_ns());
+				  ikeloop_dp(d->il), now_ns());
 	g_array_free(sas, TRUE);
 	return doc;
 }
@@ -515,7 +285,7 @@ static int find_ike(struct vpngw *d, uint64_t spi, uint64_t *handle)
 	struct ike_sa_info info;
 	size_t cursor = 0;
 
-	while (ike_engine_next_sa(d->engine, &cursor, &info))
+	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info))
 		if (info.spi_i == spi || info.spi_r == spi) {
 			*handle = info.spi_i;
 			return 0;
@@ -528,6 +298,8 @@ static int find_ike(struct vpngw *d, uint64_t spi, uint64_t *handle)
  * log line per order. */
 static char *ctl_order(struct vpngw *d, const char *request, const struct vpngw_ctl_req *req)
 {
+	struct ike_engine *e = ikeloop_engine(d->il);
+	struct ike_actions *acts = ikeloop_actions(d->il);
 	mm_time_ns now = now_ns();
 	uint64_t handle = 0;
 	uint32_t spi_in = 0;
@@ -535,18 +307,17 @@ static char *ctl_order(struct vpngw *d, const char *request, const struct vpngw_
 	int rc;
 
 	if (req->op == VPNGW_CTL_REKEY_CHILD) {
-		rc = vpngw_ctl_find_child(d->dp, (uint32_t)req->spi, &spi_in, &handle);
+		rc = vpngw_ctl_find_child(ikeloop_dp(d->il), (uint32_t)req->spi, &spi_in, &handle);
 		if (rc == 0)
-			rc = ike_engine_rekey_child(d->engine, handle, spi_in, now, d->actions);
+			rc = ike_engine_rekey_child(e, handle, spi_in, now, acts);
 	} else {
 		rc = find_ike(d, req->spi, &handle);
 		if (rc == 0 && req->op == VPNGW_CTL_REKEY_IKE)
-			rc = ike_engine_rekey_ike(d->engine, handle, now, d->actions);
+			rc = ike_engine_rekey_ike(e, handle, now, acts);
 		else if (rc == 0)
-			rc = ike_engine_delete(d->engine, handle, now, d->actions);
+			rc = ike_engine_delete(e, handle, now, acts);
 	}
-	apply(d, d->actions);
-	schedule_timer(d);
+	ikeloop_apply(d->il);
 	if (rc == 0 && req->op == VPNGW_CTL_REKEY_CHILD)
 		LOG_NOTICE(&d->log, "control: %s: ordered (Child SA %08x_i of IKE SA %016llx_i)",
 			   request, spi_in, (unsigned long long)handle);
@@ -587,7 +358,7 @@ static bool conf_in_use(struct vpngw *d, const struct vpngw_conf *c)
 	struct ike_sa_info info;
 	size_t cursor = 0;
 
-	while (ike_engine_next_sa(d->engine, &cursor, &info))
+	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info))
 		if (info.peer >= c->peers && info.peer < c->peers + c->npeers)
 			return true;
 	return false;
@@ -610,24 +381,15 @@ static void free_unused_retired(struct vpngw *d)
 	}
 }
 
-static int open_keylog(struct vpngw *d, const char *path)
+static int open_keylog(struct vpngw *d)
 {
-	int fd;
+	FILE *f = NULL;
+	int rc = ikeloop_keylog_open(&d->log, d->config_path, VPNGW_GATEWAY_GROUP,
+				     d->conf.keylog_file, &f);
 
-	/* Mode 0600: the file holds keys (conf.h: a debugging aid). */
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0 || !(d->keylog = fdopen(fd, "a"))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		LOG_ERROR(&d->log, "%s: [%s] keylog-file: cannot open %s: %s", d->config_path,
-			  VPNGW_GATEWAY_GROUP, path, strerror(e));
-		return -e;
-	}
-	LOG_WARNING(&d->log, "keylog-file %s: writing every IKE SA's keys (a debugging aid: "
-		    "whoever reads this file can decrypt the IKE traffic)", path);
-	return 0;
+	if (rc == 0)
+		ikeloop_set_keylog(d->il, f);
+	return rc;
 }
 
 static void on_reload(void *user)
@@ -654,7 +416,7 @@ static void on_reload(void *user)
 		LOG_WARNING(&d->log, "SIGHUP: listen, pool, tunnel-*, control-socket, "
 			    "cookie-threshold, half-open-max, max-sas changes and switching "
 			    "keylog-file on or off take effect at the next start only");
-	rc = ike_engine_set_peers(d->engine, nc.peers, nc.npeers);
+	rc = ike_engine_set_peers(ikeloop_engine(d->il), nc.peers, nc.npeers);
 	if (rc < 0) {
 		LOG_ERROR(&d->log, "SIGHUP: the engine refused the new peers: %s", strerror(-rc));
 		vpngw_conf_clear(&nc);
@@ -667,12 +429,9 @@ static void on_reload(void *user)
 	d->retired = r;
 	d->conf = nc;
 	/* The keylog file follows the new configuration. */
-	if (d->keylog) {
-		fclose(d->keylog);
-		d->keylog = NULL;
-	}
+	ikeloop_set_keylog(d->il, NULL);
 	if (d->conf.keylog_file)
-		open_keylog(d, d->conf.keylog_file);
+		open_keylog(d);
 	free_unused_retired(d);
 	LOG_NOTICE(&d->log, "SIGHUP: reloaded %s: %zu peer class%s, %zu DNS server%s",
 		   d->config_path, d->conf.npeers, d->conf.npeers == 1 ? "" : "es", d->conf.ndns,
@@ -693,14 +452,15 @@ static int set_sysctl(const char *path, const char *value)
 	return n == (ssize_t)strlen(value) ? 0 : -EIO;
 }
 
-static int start(struct vpngw *d)
+static int start(void *user)
 {
-	struct espdp_config dc;
+	struct vpngw *d = user;
 	struct ike_engine_cfg ec;
-	struct sockaddr_in sa;
+	struct ikeloop_cfg lc;
 	GError *err = NULL;
 	const char *what = "";
 	char a[ADDR4_STRLEN], n[ADDR4_STRLEN], pooldesc[96];
+	uint16_t port = 0;
 	int rc;
 
 	d->listen = d->conf.listen;
@@ -727,41 +487,6 @@ static int start(struct vpngw *d)
 		return d->tun_fd;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr = d->listen;
-	sa.sin_port = htons(IKE_PORT);
-	d->fd500 = sock_udp4_open(&sa, SOCK_F_REUSEADDR | SOCK_F_PKTINFO);
-	if (d->fd500 >= 0)
-		d->fd4500 = espdp_open_udp(d->listen, UDPENCAP_PORT);
-	if (d->fd500 < 0 || d->fd4500 < 0) {
-		LOG_ERROR(&d->log, "%s: [%s] listen: cannot bind %s:%d: %s (is the address "
-			  "configured here, and no other IKE daemon running?)", d->config_path,
-			  VPNGW_GATEWAY_GROUP, addr4_str(d->listen, a),
-			  d->fd500 < 0 ? IKE_PORT : UDPENCAP_PORT,
-			  strerror(d->fd500 < 0 ? -d->fd500 : -d->fd4500));
-		return -EADDRNOTAVAIL;
-	}
-	sock_set_buffers(d->fd500, SOCK_DATAPATH_BUF, SOCK_DATAPATH_BUF);
-	d->rx_bufs = g_malloc((size_t)RX_SLOTS * RX_BUFSIZE);
-	sock_batch_init(&d->rx, d->rx_bufs, RX_SLOTS, RX_BUFSIZE);
-
-	memset(&dc, 0, sizeof(dc));
-	dc.tun_fd = d->tun_fd;
-	dc.udp_fd = d->fd4500;
-	dc.listen = d->listen;
-	dc.jitter_percent = JITTER_PERCENT;
-	dc.ike_input = on_ike_4500;
-	dc.expired = on_expired;
-	dc.activity = on_activity;
-	dc.user = d;
-	if ((rc = espdp_new(&dc, &d->dp)) < 0) {
-		LOG_ERROR(&d->log, "cannot set up the data path: %s", strerror(-rc));
-		return rc;
-	}
-
-	if (d->conf.keylog_file && (rc = open_keylog(d, d->conf.keylog_file)) < 0)
-		return rc;
 	memset(&ec, 0, sizeof(ec));
 	ec.default_role = IKE_ROLE_RESPONDER;
 	ec.peers = d->conf.peers;
@@ -774,11 +499,32 @@ static int start(struct vpngw *d)
 	ec.half_open_max = d->conf.half_open_max;
 	ec.max_sas = d->conf.max_sas;
 	ec.keylog = d->conf.keylog_file != NULL;
-	if ((rc = ike_engine_new(&ec, &d->engine)) < 0) {
-		LOG_ERROR(&d->log, "cannot start the IKE engine: %s", strerror(-rc));
+	memset(&lc, 0, sizeof(lc));
+	lc.engine = &ec;
+	lc.log = &d->log;
+	lc.tun_fd = d->tun_fd;
+	lc.rx_slots = RX_SLOTS;
+	lc.rx_rounds = RX_ROUNDS;
+	lc.rx_sockbuf = SOCK_DATAPATH_BUF;
+	lc.ops.user = d;
+	lc.ops.sa_up = sa_up;
+	lc.ops.sa_down = sa_down;
+	lc.ops.child_up = child_up;
+	if ((rc = ikeloop_new(&lc, &d->il)) < 0)
+		return rc;
+	rc = ikeloop_path_open(d->il, d->listen, NULL, &port);
+	if (rc < 0 && port) {
+		LOG_ERROR(&d->log, "%s: [%s] listen: cannot bind %s:%d: %s (is the address "
+			  "configured here, and no other IKE daemon running?)", d->config_path,
+			  VPNGW_GATEWAY_GROUP, addr4_str(d->listen, a), port, strerror(-rc));
+		return -EADDRNOTAVAIL;
+	}
+	if (rc < 0) {
+		LOG_ERROR(&d->log, "cannot set up the data path: %s", strerror(-rc));
 		return rc;
 	}
-	d->actions = g_new0(struct ike_actions, 1);
+	if (d->conf.keylog_file && (rc = open_keylog(d)) < 0)
+		return rc;
 	d->sas = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
 
 	d->ctl = control_server_start(d->conf.control_socket, ctl_handle, d, &err);
@@ -788,11 +534,8 @@ static int start(struct vpngw *d)
 		g_clear_error(&err);
 		return -EADDRINUSE;
 	}
-	d->src500 = g_unix_fd_add(d->fd500, G_IO_IN, on_500, d);
-	d->src4500 = g_unix_fd_add(d->fd4500, G_IO_IN, on_4500, d);
-	d->srctun = g_unix_fd_add(d->tun_fd, G_IO_IN, on_tun, d);
 	d->tick = g_timeout_add(TICK_MS, on_tick, d);
-	schedule_timer(d);
+	ikeloop_schedule(d->il);
 	if (d->pool)
 		snprintf(pooldesc, sizeof(pooldesc), "pool %s/%u (%zu addresses)",
 			 addr4_str(d->conf.pool_net, n), d->conf.pool_plen, pool_size(d->pool));
@@ -804,64 +547,50 @@ static int start(struct vpngw *d)
 	return 0;
 }
 
+static bool no_sas(void *user)
+{
+	struct vpngw *d = user;
+	struct ike_sa_info info;
+	size_t cursor = 0;
+
+	return !ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info);
+}
+
 /* SIGTERM: every IKE SA is deleted (RFC 7296 1.4.1: INFORMATIONAL with DELETE); the peers'
  * answers are awaited briefly so the SAs go cleanly, then everything is torn down. */
-static void shutdown_sas(struct vpngw *d)
+static void shutdown_sas(void *user)
 {
+	struct vpngw *d = user;
+	struct ike_engine *e = ikeloop_engine(d->il);
 	GArray *spis = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	struct ike_sa_info info;
 	size_t cursor = 0;
-	mm_time_ns deadline;
 
-	while (ike_engine_next_sa(d->engine, &cursor, &info))
+	while (ike_engine_next_sa(e, &cursor, &info))
 		g_array_append_val(spis, info.spi_i);
 	for (guint i = 0; i < spis->len; i++) {
-		if (ike_engine_delete(d->engine, g_array_index(spis, uint64_t, i), now_ns(),
-				      d->actions) == 0)
-			apply(d, d->actions);
+		if (ike_engine_delete(e, g_array_index(spis, uint64_t, i), now_ns(),
+				      ikeloop_actions(d->il)) == 0)
+			ikeloop_apply(d->il);
 	}
 	if (spis->len)
 		LOG_NOTICE(&d->log, "deleting %u IKE SA%s", spis->len, spis->len == 1 ? "" : "s");
 	g_array_free(spis, TRUE);
-	schedule_timer(d);
-	deadline = now_ns() + MM_MSEC(SHUTDOWN_WAIT_MS);
-	while (now_ns() < deadline) {
-		cursor = 0;
-		if (!ike_engine_next_sa(d->engine, &cursor, &info))
-			break;
-		g_main_context_iteration(NULL, FALSE);
-		g_usleep(1000);
-	}
+	ikeloop_wait(d->il, SHUTDOWN_WAIT_MS, no_sas);
 }
 
-static void stop(struct vpngw *d)
+static void stop(void *user)
 {
-	guint *srcs[] = { &d->src500, &d->src4500, &d->srctun, &d->timer, &d->tick };
+	struct vpngw *d = user;
 
-	for (size_t i = 0; i < G_N_ELEMENTS(srcs); i++)
-		if (*srcs[i]) {
-			g_source_remove(*srcs[i]);
-			*srcs[i] = 0;
-		}
+	g_clear_handle_id(&d->tick, g_source_remove);
 	control_server_stop(d->ctl);
-	ike_engine_free(d->engine);
-	espdp_free(d->dp);
+	ikeloop_free(d->il);       /* the engine, UDP 500 and 4500, the data path, the keylog */
 	pool_free(d->pool);
-	if (d->actions) {
-		OPENSSL_cleanse(d->actions, sizeof(*d->actions));
-		g_free(d->actions);
-	}
 	if (d->sas)
 		g_hash_table_destroy(d->sas);
-	if (d->keylog)
-		fclose(d->keylog);
-	if (d->fd500 >= 0)
-		close(d->fd500);
-	if (d->fd4500 >= 0)
-		close(d->fd4500);
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);     /* the device and its route go with it */
-	g_free(d->rx_bufs);
 	while (d->retired) {
 		struct retired *r = d->retired;
 
@@ -872,33 +601,28 @@ static void stop(struct vpngw *d)
 	vpngw_conf_clear(&d->conf);
 }
 
+static int load(void *user, const char *config_path)
+{
+	struct vpngw *d = user;
+
+	d->config_path = config_path;
+	return vpngw_conf_load(config_path, &d->conf);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vpngw d;
-	struct daemon_opts o;
-	int rc;
+	static const struct daemon_life life = {
+		.prog = "vpngw",
+		.default_config = "/etc/mip4-mobike/vpngw.conf",
+		.load = load,
+		.start = start,
+		.shutdown = shutdown_sas,
+		.stop = stop,
+		.reload = on_reload,
+	};
 
-	rc = daemon_parse_args(argc, argv, "vpngw", "/etc/mip4-mobike/vpngw.conf", &o);
-	if (rc != 0)
-		return rc > 0 ? 0 : DAEMON_EXIT_USAGE;
-	daemon_setup_logging(&o);
-	d.fd500 = d.fd4500 = d.tun_fd = -1;
-	d.config_path = o.config_path;
+	d.tun_fd = -1;
 	logger_init(&d.log, "vpngw");
-	if (vpngw_conf_load(o.config_path, &d.conf) < 0)
-		return 1;
-	d.loop = g_main_loop_new(NULL, FALSE);
-	if (start(&d) < 0) {
-		stop(&d);
-		g_main_loop_unref(d.loop);
-		return 1;
-	}
-	daemon_install_signals(d.loop, on_reload, &d);
-	g_main_loop_run(d.loop);
-	shutdown_sas(&d);
-	daemon_remove_signals();
-	stop(&d);
-	g_main_loop_unref(d.loop);
-	LOG_NOTICE(&d.log, "stopped");
-	return 0;
+	return daemon_main(argc, argv, &life, &d, &d.log);
 }

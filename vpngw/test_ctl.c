@@ -11,7 +11,7 @@
 #include <glib.h>
 
 #include "common/sock.h"
-#include "ha/jsonval.h"
+#include "daemon/jsonval.h"
 #include "vpngw/ctl.h"
 #include "daemon/espdp.h"
 #include "vpngw/ident.h"

@@ -1,9 +1,11 @@
-/* A minimal JSON reader for hactl: parses a document into a tree of values (objects keep
- * their member order). Depth-limited; strings are decoded (\uXXXX to UTF-8, surrogate pairs
- * included). Enough for the home agent's control answers; not a general-purpose library.
+/* A minimal JSON reader for the control tools (hactl, gwctl through daemon/ctlcli) and the
+ * tests of the control answers: parses a document into a tree of values (objects keep their
+ * member order). Depth-limited; strings are decoded (\uXXXX to UTF-8, surrogate pairs
+ * included). Enough for the daemons' control answers (daemon/json.h writes them); not a
+ * general-purpose library.
  */
-#ifndef MM_HA_JSONVAL_H
-#define MM_HA_JSONVAL_H
+#ifndef MM_DAEMON_JSONVAL_H
+#define MM_DAEMON_JSONVAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* A minimal JSON reader for hactl. See jsonval.h. */
-#include "ha/jsonval.h"
+/* A minimal JSON reader for the control tools. See jsonval.h. */
+#include "daemon/jsonval.h"
 
 #include <stdint.h>
 #include <stdlib.h>
