@@ -228,6 +228,28 @@ static void test_table(void)
 		    "# again\n"
 		    "198.18.1.100 1000 ffeeddccbbaa99887766554433221100\n", -EINVAL,
 		    "FILE:4: 198.18.1.100 SPI 1000 is already defined on line 1\n");
+	/* The first repeated line in file order is named even when another pair sorts first. */
+	table_fails("198.18.1.100 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.200 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.200 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.50 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.100 1000 00112233445566778899aabbccddeeff\n", -EINVAL,
+		    "FILE:3: 198.18.1.200 SPI 1000 is already defined on line 2\n");
+	table_fails("198.18.1.100 7000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.100 7000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.100 7001 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.100 7000 00112233445566778899aabbccddeeff\n", -EINVAL,
+		    "FILE:2: 198.18.1.100 SPI 7000 is already defined on line 1\n");
+	/* Same SPI, other home address; same home address, other SPI: both fine. */
+	{
+		struct collected pairs = { .fail_at = -1 };
+
+		put("pairs.keys", "198.18.1.100 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.101 1000 00112233445566778899aabbccddeeff\n"
+		    "198.18.1.100 1001 00112233445566778899aabbccddeeff\n", 0600);
+		CHECK_EQ_U64(secret_load_keys_table(path, collect, &pairs), 3);
+		CHECK_EQ_U64(pairs.line[2], 3);
+	}
 
 	put("open.keys", good, 0644);
 	capture_start();
