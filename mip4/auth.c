@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 int mip4_key_set(struct mip4_key *key, uint32_t spi, const void *secret, size_t len)
 {
@@ -25,19 +27,62 @@ void mip4_key_wipe(struct mip4_key *key)
 		OPENSSL_cleanse(key, sizeof(*key));
 }
 
+/* One HMAC-MD5 context per thread, fetched once: EVP_Q_mac fetches the algorithm and
+ * allocates a context on every call, which was a third of the home agent's CPU time at
+ * 100,000 renewals per second. The context is re-keyed for every message and, after the
+ * authenticator is out, keyed again with zeros, so no key-derived state (HMAC's inner and
+ * outer pad digests, RFC 2104 §2) stays behind between calls. */
+static _Thread_local EVP_MAC_CTX *hmac_md5_ctx;
+
+static EVP_MAC_CTX *hmac_md5(void)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC *mac;
+
+	if (hmac_md5_ctx)
+		return hmac_md5_ctx;
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!mac)
+		return NULL;
+	hmac_md5_ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);   /* the context keeps its own reference */
+	if (!hmac_md5_ctx)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"MD5", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(hmac_md5_ctx, params)) {
+		EVP_MAC_CTX_free(hmac_md5_ctx);
+		hmac_md5_ctx = NULL;
+	}
+	return hmac_md5_ctx;
+}
+
 int mip4_hmac_md5(const void *key, size_t key_len, const void *data, size_t len,
 		  uint8_t out[MIP4_HMAC_MD5_LEN])
 {
-	/* EVP_Q_mac wants a non-NULL pointer even for empty input. */
-	static const uint8_t empty[1];
+	/* EVP_MAC_init takes a NULL key as "keep the previous one": never pass NULL. */
+	static const uint8_t zeros[MIP4_HMAC_MD5_LEN];
+	EVP_MAC_CTX *ctx = hmac_md5();
 	size_t out_len = 0;
+	int ok;
 
 	if (!out || (!key && key_len) || (!data && len))
 		return -EINVAL;
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "MD5", NULL, key_len ? key : empty, key_len,
-		       len ? data : empty, len, out, MIP4_HMAC_MD5_LEN, &out_len))
+	if (!ctx)
 		return -EIO;
-	return out_len == MIP4_HMAC_MD5_LEN ? 0 : -EIO;
+	ok = EVP_MAC_init(ctx, key_len ? key : zeros, key_len, NULL) &&
+	     (len == 0 || EVP_MAC_update(ctx, data, len)) &&
+	     EVP_MAC_final(ctx, out, &out_len, MIP4_HMAC_MD5_LEN);
+	/* Wipe: a zero key replaces the pads derived from ours. */
+	if (!EVP_MAC_init(ctx, zeros, sizeof(zeros), NULL)) {
+		EVP_MAC_CTX_free(ctx);   /* cleanses; a new one is made next time */
+		hmac_md5_ctx = NULL;
+	}
+	if (!ok || out_len != MIP4_HMAC_MD5_LEN) {
+		OPENSSL_cleanse(out, MIP4_HMAC_MD5_LEN);
+		return -EIO;
+	}
+	return 0;
 }
 
 size_t mip4_auth_len(const struct mip4_key *key)
