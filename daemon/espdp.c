@@ -41,6 +41,8 @@ struct dp_child {
 	struct espdp_child v;       /* stats fields unused here: filled on demand */
 	struct esp_sa *in, *out;
 	struct sockaddr_in peer;       /* where ESP goes: the remote endpoint, port 4500 */
+	int ifindex;                   /* outgoing interface (0: routing decides) */
+	bool mobike;                   /* its IKE SA does MOBIKE: no implicit address update */
 	bool soft_reported, hard_reported;
 	mm_time_ns activity_told;      /* last activity callback (0: never) */
 };
@@ -60,6 +62,7 @@ struct espdp {
 	GPtrArray *ranges;             /* struct dp_child * with wider remote selectors,
 					* newest last */
 	GPtrArray *all;                /* every struct dp_child * */
+	GHashTable *mobike;            /* IKE SAs doing MOBIKE: spi_i (guint64 *, owned) */
 	struct esp_batch tx, rx;
 	struct expiry *pending;        /* expiries found during a batch, reported after it */
 	size_t npending, pending_cap;
@@ -128,6 +131,7 @@ int espdp_new(const struct espdp_config *cfg, struct espdp **out)
 	dp->by_spi = g_hash_table_new(g_direct_hash, g_direct_equal);
 	dp->hosts = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, host_list_free);
 	dp->ranges = g_ptr_array_new();
+	dp->mobike = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	dp->all = g_ptr_array_new();
 	/* Each packet reports at most one expiry, and poll at most two per SA (grown there). */
 	dp->pending_cap = 2 * (size_t)batch;
@@ -155,6 +159,8 @@ void espdp_free(struct espdp *dp)
 		g_hash_table_destroy(dp->hosts);
 	if (dp->by_spi)
 		g_hash_table_destroy(dp->by_spi);
+	if (dp->mobike)
+		g_hash_table_destroy(dp->mobike);
 	esp_batch_free(&dp->tx);
 	esp_batch_free(&dp->rx);
 	free(dp->pending);
@@ -314,6 +320,8 @@ int espdp_child_add(struct espdp *dp, const struct ike_child_info *ci, mm_time_n
 	c->v.udp_encap = ci->udp_encap;
 	c->v.lifetime_s = ci->lifetime_s;
 	c->v.added = now;
+	/* Child SAs of a MOBIKE IKE SA (created after its SA_UP, or rekeyed) are MOBIKE too. */
+	c->mobike = g_hash_table_contains(dp->mobike, &c->v.ike_spi_i);
 	c->peer.sin_family = AF_INET;
 	c->peer.sin_addr = ci->remote.addr;
 	/* ESP goes in UDP whatever was negotiated (espdp.h); to the peer's NAT mapping when
@@ -363,6 +371,7 @@ size_t espdp_child_del_ike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r)
 
 	if (!dp)
 		return 0;
+	g_hash_table_remove(dp->mobike, &spi_i);
 	for (guint i = 0; i < dp->all->len;) {
 		struct dp_child *c = g_ptr_array_index(dp->all, i);
 
@@ -381,6 +390,10 @@ size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
 {
 	size_t n = 0;
 
+	/* MOBIKE stays with the SA across an IKE SA rekey (RFC 4555 3.1: the rekeyed SA keeps
+	 * what IKE_AUTH negotiated). */
+	if (dp && g_hash_table_remove(dp->mobike, &old_i))
+		espdp_ike_set_mobike(dp, new_i, new_r);
 	for (guint i = 0; dp && i < dp->all->len; i++) {
 		struct dp_child *c = g_ptr_array_index(dp->all, i);
 
@@ -393,9 +406,81 @@ size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
 	return n;
 }
 
+size_t espdp_ike_set_mobike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r)
+{
+	size_t n = 0;
+
+	if (!dp)
+		return 0;
+	if (!g_hash_table_contains(dp->mobike, &spi_i)) {
+		guint64 *k = g_new(guint64, 1);
+
+		*k = spi_i;
+		g_hash_table_add(dp->mobike, k);
+	}
+	for (guint i = 0; i < dp->all->len; i++) {
+		struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		if (c->v.ike_spi_i == spi_i && c->v.ike_spi_r == spi_r) {
+			c->mobike = true;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void move_child(struct dp_child *c, const struct ike_endpoint *local,
+		       const struct ike_endpoint *remote, bool udp_encap, int ifindex)
+{
+	c->v.local = *local;
+	c->v.remote = *remote;
+	c->v.udp_encap = udp_encap;
+	c->ifindex = ifindex;
+	c->peer.sin_addr = remote->addr;
+	c->peer.sin_port = htons(udp_encap && remote->port ? remote->port : UDPENCAP_PORT);
+}
+
+size_t espdp_ike_move(struct espdp *dp, uint64_t spi_i, uint64_t spi_r,
+		      const struct ike_endpoint *local, const struct ike_endpoint *remote,
+		      bool udp_encap, int ifindex)
+{
+	size_t n = 0;
+
+	if (!dp || !local || !remote || !remote->addr.s_addr || ifindex < 0)
+		return 0;
+	/* RFC 4555 3.5: the IKE SA and all its Child SAs move together; the engine lists
+	 * them, but an SA installed since (or left behind by a lost action) must not stay on
+	 * the old path, so every Child SA of the IKE SA goes. */
+	for (guint i = 0; i < dp->all->len; i++) {
+		struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		if (c->v.ike_spi_i != spi_i || c->v.ike_spi_r != spi_r)
+			continue;
+		move_child(c, local, remote, udp_encap, ifindex);
+		n++;
+	}
+	dp->st.moves++;
+	return n;
+}
+
+int espdp_child_set_ifindex(struct espdp *dp, uint32_t spi_in, int ifindex)
+{
+	struct dp_child *c;
+
+	if (!dp || ifindex < 0)
+		return -EINVAL;
+	c = g_hash_table_lookup(dp->by_spi, GUINT_TO_POINTER(spi_in));
+	if (!c)
+		return -ENOENT;
+	c->ifindex = ifindex;
+	return 0;
+}
+
 static void view(const struct dp_child *c, struct espdp_child *out)
 {
 	*out = c->v;
+	out->mobike = c->mobike;
+	out->ifindex = c->ifindex;
 	out->remote.addr = c->peer.sin_addr;
 	out->remote.port = ntohs(c->peer.sin_port);
 	esp_sa_get_stats(c->in, &out->in);
@@ -595,7 +680,12 @@ void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 			s->len = b->pkt[i].len;
 			memset(&s->meta, 0, sizeof(s->meta));
 			s->meta.peer = c->peer;
-			s->meta.local = dp->cfg.listen;
+			/* The SA's own outer address (MOBIKE moves it, RFC 4555 3.5) and its
+			 * interface, so a path opened on 0.0.0.0 (mnd) never sends into a
+			 * tunnel whatever the routes say. */
+			s->meta.local = c->v.local.addr.s_addr ? c->v.local.addr :
+				dp->cfg.listen;
+			s->meta.ifindex = c->ifindex;
 			dp->st.out_packets++;
 			dp->st.out_bytes += (uint64_t)n;
 		}
@@ -632,10 +722,21 @@ static void deliver(struct espdp *dp, struct dp_child *c, struct esp_pkt *pkt,
 			 addr4_str(p.src, sa), addr4_str(p.dst, da), p.proto);
 		return;
 	}
-	/* Authentic ESP from another address or port: the peer's NAT mapping changed; follow
-	 * it, as the kernel's ESP in UDP does (RFC 3948 and RFC 7296 2.23 leave the data path's
-	 * port to the mapping). */
+	/* Authentic ESP from another address or port. Without MOBIKE: the peer's NAT mapping
+	 * changed; follow it, as the kernel's ESP in UDP does (RFC 3948 and RFC 7296 2.23 leave
+	 * the data path's port to the mapping). With MOBIKE the addresses change only by an
+	 * UPDATE_SA_ADDRESSES exchange (RFC 4555 3.8: no implicit updates, which would let an
+	 * attacker who replays or redirects ESP move the SA; RFC 4621 5.2.6): the packet is
+	 * delivered (it is authentic, and the peer may be testing paths or moving, 3.5, 3.10),
+	 * but neither moves the SA nor counts as liveness of the current path (3.12). */
 	if (from->sin_addr.s_addr != c->peer.sin_addr.s_addr || from->sin_port != c->peer.sin_port) {
+		if (c->mobike) {
+			dp->st.other_source++;
+			drop_log(dp, now, "Child SA 0x%08x (MOBIKE): ESP from %s, not the current "
+				 "peer address %s: delivered, addresses unchanged", c->v.spi_in,
+				 ep_str(from, ep), ep_str(&c->peer, old));
+			goto write;
+		}
 		dp->st.peer_moved++;
 		LOG_NOTICE(&dp->log, "Child SA 0x%08x: peer moved from %s to %s", c->v.spi_in,
 			   ep_str(&c->peer, old), ep_str(from, ep));
@@ -647,6 +748,7 @@ static void deliver(struct espdp *dp, struct dp_child *c, struct esp_pkt *pkt,
 		c->activity_told = now ? now : 1;
 		dp->cfg.activity(dp->cfg.user, c->v.spi_in, now);
 	}
+write:
 	if (write(dp->cfg.tun_fd, inner, pkt->len) != (ssize_t)pkt->len) {
 		dp->st.in_write_errors++;
 		return;
@@ -749,15 +851,15 @@ void espdp_udp_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 
 /* --- IKE and keepalives out on 4500 ---------------------------------------------------- */
 
-int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
-		   const struct sockaddr_in *to, struct in_addr from)
+int espdp_send_ike_via(struct espdp *dp, const uint8_t *msg, size_t len,
+		       const struct sockaddr_in *to, struct in_addr from, int ifindex)
 {
 	uint8_t buf[UDPENCAP_MARKER_LEN + IKE_MSG_MAX];
 	struct writer w;
 	ssize_t n;
 	int rc;
 
-	if (!dp || !msg || !to || len > IKE_MSG_MAX)
+	if (!dp || !msg || !to || len > IKE_MSG_MAX || ifindex < 0)
 		return -EINVAL;
 	writer_init(&w, buf, sizeof(buf));
 	rc = udpencap_ike(&w, msg, len);
@@ -765,23 +867,41 @@ int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
 		return rc;
 	if (from.s_addr == INADDR_ANY)
 		from = dp->cfg.listen;
-	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to, &from, 0);
+	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to,
+		       from.s_addr ? &from : NULL, ifindex);
 	return n < 0 ? (int)n : 0;
 }
 
-int espdp_send_keepalive(struct espdp *dp, const struct sockaddr_in *to)
+int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
+		   const struct sockaddr_in *to, struct in_addr from)
+{
+	return espdp_send_ike_via(dp, msg, len, to, from, 0);
+}
+
+int espdp_send_keepalive_via(struct espdp *dp, const struct sockaddr_in *to,
+			     struct in_addr from, int ifindex)
 {
 	uint8_t buf[1];
 	struct writer w;
 	ssize_t n;
 
-	if (!dp || !to)
+	if (!dp || !to || ifindex < 0)
 		return -EINVAL;
 	writer_init(&w, buf, sizeof(buf));
 	if (udpencap_keepalive(&w) < 0)
 		return -ENOSPC;
-	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to, &dp->cfg.listen, 0);
+	if (from.s_addr == INADDR_ANY)
+		from = dp->cfg.listen;
+	n = sock_send4(dp->cfg.udp_fd, buf, writer_len(&w), to,
+		       from.s_addr ? &from : NULL, ifindex);
 	return n < 0 ? (int)n : 0;
+}
+
+int espdp_send_keepalive(struct espdp *dp, const struct sockaddr_in *to)
+{
+	struct in_addr any = { 0 };
+
+	return espdp_send_keepalive_via(dp, to, any, 0);
 }
 
 /* --- set-up -------------------------------------------------------------------------- */

@@ -84,7 +84,11 @@ struct espdp_stats {
 						* or truncated */
 	uint64_t ike_messages;                 /* handed to ike_input */
 	uint64_t keepalives;                   /* NAT keepalives received (RFC 3948 2.3) */
-	uint64_t peer_moved;                   /* authenticated ESP from a new outer source */
+	uint64_t peer_moved;                   /* authenticated ESP from a new outer source
+						* (followed: SAs without MOBIKE) */
+	uint64_t other_source;                 /* the same on a MOBIKE SA: delivered, not
+						* followed, not liveness (RFC 4555 3.8, 3.12) */
+	uint64_t moves;                        /* espdp_ike_move() calls (MOBIKE moves) */
 	uint64_t log_suppressed;
 	size_t children;                       /* Child SAs installed */
 };
@@ -96,7 +100,9 @@ struct espdp_child {
 	struct ike_suite suite;
 	struct ike_ts4_list ts_local, ts_remote;
 	struct ike_endpoint local, remote;     /* remote: where we send (the NAT mapping) */
-	bool udp_encap;                        /* as negotiated */
+	bool udp_encap;                        /* as negotiated (or moved to) */
+	bool mobike;                           /* its IKE SA does MOBIKE */
+	int ifindex;                           /* outgoing interface (0: routing decides) */
 	uint32_t lifetime_s;                   /* the engine's (rekey) lifetime */
 	mm_time_ns added, soft_at, hard_at;    /* soft_at/hard_at 0: no time limit */
 	struct esp_sa_stats in, out;
@@ -123,6 +129,20 @@ size_t espdp_child_del_ike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r);
 /* An IKE SA was rekeyed: its Child SAs now belong to the new one; returns how many. */
 size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
 			    uint64_t new_i, uint64_t new_r);
+/* MOBIKE (RFC 4555). The IKE SA spi_i/spi_r does MOBIKE (both sent MOBIKE_SUPPORTED): its
+ * Child SAs, now and later ones (also across an IKE SA rekey), no longer follow ESP from a
+ * new source address (RFC 4555 3.8, RFC 4621 5.2.6: only UPDATE_SA_ADDRESSES moves them);
+ * such ESP is delivered but counted in other_source and not as liveness. Returns how many
+ * Child SAs were marked; the mark goes with espdp_child_del_ike(). */
+size_t espdp_ike_set_mobike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r);
+/* IKE_ACT_SA_MOVED: every Child SA of the IKE SA to the new outer endpoints at once (3.5),
+ * ESP in UDP to remote's port when udp_encap (else to 4500, espdp.h), sent from
+ * local->addr through ifindex (0: routing decides). Returns how many moved. */
+size_t espdp_ike_move(struct espdp *dp, uint64_t spi_i, uint64_t spi_r,
+		      const struct ike_endpoint *local, const struct ike_endpoint *remote,
+		      bool udp_encap, int ifindex);
+/* The outgoing interface of one Child SA (a path opened on 0.0.0.0: mnd). 0 or -ENOENT. */
+int espdp_child_set_ifindex(struct espdp *dp, uint32_t spi_in, int ifindex);
 /* Iterate (*cursor = 0 first) in no particular order. */
 bool espdp_next_child(const struct espdp *dp, size_t *cursor,
 		      struct espdp_child *out);
@@ -140,8 +160,15 @@ void espdp_poll(struct espdp *dp, mm_time_ns now);
  * (INADDR_ANY: listen). Returns 0 or -errno. */
 int espdp_send_ike(struct espdp *dp, const uint8_t *msg, size_t len,
 		   const struct sockaddr_in *to, struct in_addr from);
-/* A NAT keepalive (RFC 3948 2.3) to `to`. */
+/* The same through interface ifindex (0: routing decides). */
+int espdp_send_ike_via(struct espdp *dp, const uint8_t *msg, size_t len,
+		       const struct sockaddr_in *to, struct in_addr from, int ifindex);
+/* A NAT keepalive (RFC 3948 2.3) to `to`, from listen. */
 int espdp_send_keepalive(struct espdp *dp, const struct sockaddr_in *to);
+/* The same from `from` (INADDR_ANY: listen) through ifindex: MOBIKE sends keepalives only
+ * on an SA's current pair (RFC 4621 5.2.6). */
+int espdp_send_keepalive_via(struct espdp *dp, const struct sockaddr_in *to,
+			     struct in_addr from, int ifindex);
 
 const struct espdp_stats *espdp_stats(const struct espdp *dp);
 

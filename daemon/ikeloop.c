@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +50,35 @@ static mm_time_ns now_ns(void)
 
 /* --- actions ------------------------------------------------------------------------- */
 
+int ikeloop_addr_ifindex(struct in_addr addr)
+{
+	struct ifaddrs *ifa = NULL;
+	int idx = 0;
+
+	if (!addr.s_addr || getifaddrs(&ifa) < 0)
+		return 0;
+	for (struct ifaddrs *p = ifa; p && !idx; p = p->ifa_next) {
+		struct in_addr a;
+
+		if (!p->ifa_addr || p->ifa_addr->sa_family != AF_INET)
+			continue;
+		memcpy(&a, &((const struct sockaddr_in *)(const void *)p->ifa_addr)->sin_addr,
+		       sizeof(a));
+		if (a.s_addr == addr.s_addr)
+			idx = (int)if_nametoindex(p->ifa_name);
+	}
+	freeifaddrs(ifa);
+	return idx;
+}
+
+/* The interface a datagram from `from` leaves by: on a path bound to one address the
+ * kernel's choice; on a path opened on 0.0.0.0 (mnd with MOBIKE) the interface that holds
+ * the address, so IKE and ESP never go into a tunnel whatever the routes say. */
+static int out_ifindex(const struct ikeloop *il, struct in_addr from)
+{
+	return il->local.s_addr ? 0 : ikeloop_addr_ifindex(from);
+}
+
 static const char *ep_str(const struct ike_endpoint *ep, char buf[EP_STRLEN])
 {
 	char a[ADDR4_STRLEN];
@@ -77,9 +108,10 @@ static void do_send(struct ikeloop *il, const struct ike_actions *a, const struc
 		from = il->local;
 	/* RFC 3948 2.2: on 4500, IKE goes behind the non-ESP marker (espdp adds it). */
 	if (act->u.send.local.port == UDPENCAP_PORT)
-		rc = espdp_send_ike(il->dp, msg, len, &to, from);
+		rc = espdp_send_ike_via(il->dp, msg, len, &to, from, out_ifindex(il, from));
 	else
-		rc = sock_send4(il->fd500, msg, len, &to, &from, 0);
+		rc = sock_send4(il->fd500, msg, len, &to, from.s_addr ? &from : NULL,
+				out_ifindex(il, from));
 	if (rc < 0)
 		LOG_WARNING(&il->log, "cannot send an IKE message to %s: %s",
 			    ep_str(&act->u.send.remote, ep), strerror((int)-rc));
@@ -98,6 +130,8 @@ static void child_up(struct ikeloop *il, const struct ike_child_info *c)
 			  : strerror(-rc));
 		return;
 	}
+	if (!il->local.s_addr)
+		espdp_child_set_ifindex(il->dp, c->spi_in, out_ifindex(il, c->local.addr));
 	if (il->ops.child_up)
 		il->ops.child_up(il->ops.user, c);
 }
@@ -113,6 +147,9 @@ static void child_down(struct ikeloop *il, const struct ike_child_info *c)
 
 static void sa_up(struct ikeloop *il, const struct ike_sa_info *sa)
 {
+	/* MOBIKE (RFC 4555 3.8): from now on only UPDATE_SA_ADDRESSES moves its Child SAs. */
+	if (sa->mobike && il->dp)
+		espdp_ike_set_mobike(il->dp, sa->spi_i, sa->spi_r);
 	/* IKE SA rekey (RFC 7296 2.18): the Child SAs move to the new SA. */
 	if (sa->replaces_spi_i || sa->replaces_spi_r) {
 		size_t n = il->dp ? espdp_child_reparent(il->dp, sa->replaces_spi_i,
@@ -134,6 +171,22 @@ static void sa_down(struct ikeloop *il, const struct ike_sa_info *sa, const char
 
 	if (il->ops.sa_down)
 		il->ops.sa_down(il->ops.user, sa, reason[0] ? reason : "deleted", left);
+}
+
+/* IKE_ACT_SA_MOVED: the IKE SA and all its Child SAs change addresses together (RFC 4555
+ * 3.5). The engine logged the move (its NOTICE line); this is the data path's part. */
+static void sa_moved(struct ikeloop *il, const struct ike_move_info *mv, const char *text)
+{
+	size_t n = 0;
+
+	if (il->dp)
+		n = espdp_ike_move(il->dp, mv->sa.spi_i, mv->sa.spi_r, &mv->sa.local,
+				   &mv->sa.remote, mv->udp_encap,
+				   out_ifindex(il, mv->sa.local.addr));
+	(void)text;
+	LOG_INFO(&il->log, "MOBIKE: IKE SA %016llx_i %016llx_r: %zu Child SA%s moved in the "
+		 "data path", (unsigned long long)mv->sa.spi_i, (unsigned long long)mv->sa.spi_r,
+		 n, n == 1 ? "" : "s");
 }
 
 static void keylog(struct ikeloop *il, const char *line)
@@ -172,8 +225,18 @@ static void apply(struct ikeloop *il)
 		case IKE_ACT_KEYLOG:
 			keylog(il, act->text);
 			break;
+		case IKE_ACT_SA_MOVED:
+			sa_moved(il, &act->u.move, act->text);
+			if (il->ops.action)
+				il->ops.action(il->ops.user, a, act);
+			break;
+		case IKE_ACT_MOVE_FAILED:     /* logged by the engine */
+		case IKE_ACT_PEER_ADDRESSES:
+			if (il->ops.action)
+				il->ops.action(il->ops.user, a, act);
+			break;
 		default:
-			/* MOBIKE's (ikeloop.h): the daemon's, until this file moves SAs. */
+			/* A kind newer than this file: the daemon's, if it knows it. */
 			if (il->ops.action)
 				il->ops.action(il->ops.user, a, act);
 			break;

@@ -20,14 +20,23 @@
  *	SA_DOWN     the Child SAs the IKE SA leaves behind are removed (an SA without its IKE
  *	            SA could never be rekeyed or deleted); then ops.sa_down
  *	KEYLOG      a line in the keylog file, when there is one
- *	others      ops.action (NULL: ignored)
+ *	SA_MOVED    MOBIKE (RFC 4555 3.5): every Child SA of the IKE SA moves to the new outer
+ *	            endpoints in the data path at once (espdp_ike_move; the engine logged
+ *	            the move itself: old pair, new pair, NAT, time taken); then ops.action
+ *	others      ops.action (MOVE_FAILED, PEER_ADDRESSES, kinds newer than this file;
+ *	            NULL: ignored)
  * What the daemons do beyond that (their own log lines, routes, status, backoff, pool)
  * stays in them, behind struct ikeloop_ops.
  *
- * MOBIKE (RFC 4555) belongs here as well, once for both daemons: IKE_ACT_SA_MOVED must move
- * every Child SA it lists to the new endpoints in the data path at once (3.5), and the NAT
- * keepalives to the new pair only (RFC 4621 5.2.6). Until then those actions reach the
- * daemons through ops.action, as every kind this file does not carry out itself.
+ * MOBIKE (RFC 4555), once for both daemons: SA_UP of a MOBIKE SA marks its Child SAs in the
+ * data path (espdp_ike_set_mobike: ESP from another address no longer moves them, 3.8);
+ * SA_MOVED moves them (above). The daemons keep their NAT keepalives on the pair of the
+ * last SA_UP / SA_MOVED (RFC 4621 5.2.6).
+ *
+ * A path opened on 0.0.0.0 (mnd, whose address changes under MOBIKE) receives on every
+ * local address (IP_PKTINFO tells the engine which one, `to`), and sends each datagram from
+ * the address the engine chose through the interface that holds it (IP_PKTINFO
+ * ipi_ifindex), so IKE and ESP never go into a tunnel whatever the routes say.
  *
  * The path (UDP 500 and 4500 on one local address and the data path between them and the
  * TUN) opens and closes while the engine lives on: vpngw opens it once on its listen
@@ -61,7 +70,8 @@ struct ikeloop_ops {
 	/* A Child SA is installed in the data path / was removed from it (logged here). */
 	void (*child_up)(void *user, const struct ike_child_info *c);
 	void (*child_down)(void *user, const struct ike_child_info *c);
-	/* An action of a kind not listed at the top (MOBIKE's, for now). */
+	/* MOBIKE's actions (after what the top says is done for them), and kinds this file
+	 * does not know. */
 	void (*action)(void *user, const struct ike_actions *a, const struct ike_action *act);
 };
 
@@ -85,8 +95,9 @@ int ikeloop_new(const struct ikeloop_cfg *cfg, struct ikeloop **out);
 /* Closes the path and the keylog file, frees the engine (NULL is allowed). */
 void ikeloop_free(struct ikeloop *il);
 
-/* Open UDP 500 and 4500 on local (with SO_BINDTODEVICE to ifname unless it is NULL), the
- * data path between them and the TUN, and watch them. 0; or -errno with nothing left open
+/* Open UDP 500 and 4500 on local (0.0.0.0: every local address, see the top; with
+ * SO_BINDTODEVICE to ifname unless it is NULL), the data path between them and the TUN,
+ * and watch them. 0; or -errno with nothing left open
  * and *failed_port (may be NULL) naming the port that could not be bound (500 or 4500), 0
  * when binding to the device or the data path failed. Nothing is logged. -EALREADY: a path
  * is open. */
@@ -101,6 +112,9 @@ void ikeloop_path_close(struct ikeloop *il);
 struct ike_engine *ikeloop_engine(const struct ikeloop *il);
 struct ike_actions *ikeloop_actions(const struct ikeloop *il);
 struct espdp *ikeloop_dp(const struct ikeloop *il);
+
+/* The interface that holds addr (0: none, or addr is 0.0.0.0). */
+int ikeloop_addr_ifindex(struct in_addr addr);
 
 /* Carry out the actions in ikeloop_actions() (see the top), then re-arm the engine's timer. */
 void ikeloop_apply(struct ikeloop *il);

@@ -243,16 +243,14 @@ enum ike_action_kind {
 	IKE_ACT_SA_UP,           /* an IKE SA is established (struct ike_sa_info) */
 	IKE_ACT_SA_DOWN,         /* an IKE SA is gone (reason in text) */
 	IKE_ACT_KEYLOG,          /* a line for Wireshark's ikev2_decryption_table (text) */
+	/* MOBIKE (RFC 4555) */
+	IKE_ACT_SA_MOVED,        /* the IKE SA and every Child SA listed moved to new outer
+				  * addresses (struct ike_move_info; text: the log line) */
+	IKE_ACT_MOVE_FAILED,     /* initiator: the peer refused the move (ike_move_info with
+				  * tried_*, refusal; text: why); the SA stays where it was */
+	IKE_ACT_PEER_ADDRESSES,  /* the peer announced a new address set (ike_sa_info
+				  * .peer_addrs, in u.sa) */
 };
-/* MOBIKE actions (RFC 4555). Macros rather than enumerators, so that a switch on
- * ike_action.kind written before them (no default label) still compiles under -Wswitch;
- * switch on (int)act->kind to handle them. */
-#define IKE_ACT_SA_MOVED       7   /* the IKE SA and every Child SA listed moved to new
-				    * outer addresses (struct ike_move_info; text: the log line) */
-#define IKE_ACT_MOVE_FAILED    8   /* initiator: the peer refused the move (ike_move_info with
-				    * tried_*, refusal; text: why); the SA stays where it was */
-#define IKE_ACT_PEER_ADDRESSES 9   /* the peer announced a new address set (ike_sa_info
-				    * .peer_addrs, in u.sa) */
 
 #define IKE_MSG_MAX 8192         /* our largest message; larger ones are dropped on receive */
 #define IKE_KEY_MAX 80           /* encryption key | salt, or integrity key, of one SA */

@@ -395,6 +395,10 @@ static inline void t_collect(struct tnet *n, struct tside *s)
 			if (s->nkeylog < T_MAX_REC)
 				snprintf(s->keylog[s->nkeylog++], sizeof(s->keylog[0]), "%s", x->text);
 			break;
+		case IKE_ACT_SA_MOVED:       /* MOBIKE: recorded below */
+		case IKE_ACT_MOVE_FAILED:
+		case IKE_ACT_PEER_ADDRESSES:
+			break;
 		}
 		switch ((int)x->kind) {
 		case IKE_ACT_SA_MOVED:

@@ -92,6 +92,12 @@ static void test_full(void)
 	CHECK(v.keylog_file == NULL);
 	CHECK_EQ_U64(v.peer.dpd_interval_s, 30);
 	CHECK_EQ_U64(v.tunnel_mtu, 1400);
+	CHECK(v.peer.mobike);                       /* MOBIKE on by default */
+	mnd_vpn_config_free(&v);
+
+	/* mobike = no: MOBIKE_SUPPORTED not sent, a move re-establishes */
+	CHECK_EQ_U64(load(BASE "mobike = no\n", &v, log, sizeof(log)), 0);
+	CHECK(!v.peer.mobike);
 	mnd_vpn_config_free(&v);
 
 	/* no [vpn]: not enabled, no error */
@@ -134,6 +140,7 @@ static void test_errors(void)
 	bad(BASE "interfaces = a,a\n", "mnd.conf: [vpn] interfaces:");
 	bad(BASE "tunnel-device = wlan0\n", "mnd.conf: [vpn] tunnel-device: \"wlan0\" is also");
 	bad(BASE "child-lifetime = 10\n", "mnd.conf: [vpn] child-lifetime: 10 s is too short");
+	bad(BASE "mobike = maybe\n", "mnd.conf: [vpn] mobike:");
 }
 
 int main(void)

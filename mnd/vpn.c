@@ -12,6 +12,25 @@
  * to 60 s, back to 1 s once an SA is established. DNS servers received are only logged.
  * The state goes to a JSON status file of its own (state, gateway, TIA, SPIs).
  *
+ * MOBIKE (RFC 4555; [vpn] mobike = yes, the default). The sockets are opened on 0.0.0.0
+ * instead, and every datagram goes from the address the engine chose through the interface
+ * that holds it (daemon/ikeloop.h: IP_PKTINFO with the interface index, so still never into
+ * a tunnel). On every change of the configured interfaces (the netlink table mnd keeps for
+ * Mobile IPv4, m->ifaces, looked at every FAST_MS; and the 1-second tick for routes) the
+ * usable addresses (interface up with carrier, an IPv4 address, a route to the gateway),
+ * in the order of `interfaces`, go to the engine (ike_engine_set_local_addresses, the pairs
+ * it tests, 3.10), and:
+ *	- the preferred one is not the SA's: UPDATE_SA_ADDRESSES to it (ike_engine_update_
+ *	  addresses, 3.5), also when the old interface stays up (preference);
+ *	- the SA's interface lost its carrier but kept its address (the link died without a
+ *	  word): the path failed, the engine tests every pair (ike_engine_probe_paths, 3.10);
+ *	- no usable address: the SA is deferred (nothing is sent) until one appears;
+ *	- the gateway did not send MOBIKE_SUPPORTED (-EOPNOTSUPP): as before, the SA is deleted
+ *	  and a new one set up from the new address.
+ * SA_MOVED: NAT keepalives to the new pair only (RFC 4621 5.2.6), the status file gets the
+ * move (old and new pair, NAT, time taken) and the count. Never a new IKE_SA_INIT for a move
+ * MOBIKE can do.
+ *
  * The engine, its sockets, timers and actions run in daemon/ikeloop.h (shared with vpngw);
  * this file adds the path choice, the state, routes, backoff and status, and its log lines.
  */
@@ -42,6 +61,7 @@
 #define IKE_PORT 500
 #define RX_SLOTS 8                      /* UDP 500: one recvmmsg of at most 8 per wake-up */
 #define TICK_MS 1000
+#define FAST_MS 100                     /* m->ifaces looked at this often (no system call) */
 #define SHUTDOWN_WAIT_MS 1000
 #define NAT_KEEPALIVE_S 20              /* RFC 3948 4 */
 /* Retransmissions 1, 2, 4, 8 s apart (RFC 7296 2.4): an unreachable gateway is declared
@@ -73,6 +93,25 @@ struct mnd_vpn {
 	bool routes;
 	guint tick;
 	guint close_idle;                /* closing the path, deferred out of espdp's loop */
+	/* MOBIKE (RFC 4555) */
+	bool unbound;                    /* the path is on 0.0.0.0 (mobike = yes) */
+	guint fast;                      /* the FAST_MS look at m->ifaces */
+	struct mnd_ifaces seen;          /* m->ifaces as last evaluated */
+	struct in_addr addrs[IKE_MOBIKE_MAX_ADDRS];   /* given to the engine, preferred first */
+	size_t naddrs;
+	struct in_addr ordered;          /* the last move ordered, not answered yet (0: none) */
+	bool deferred;                   /* no usable address: the SA sends nothing */
+	bool probing;                    /* the path failed: the engine tests pairs */
+	uint32_t moves;
+	struct ike_move_info last_move;  /* .took; sa.local/remote: the new pair */
+	mm_time_ns last_move_at;         /* 0: never */
+};
+
+/* A usable local address: on a configured interface with carrier and a route to the
+ * gateway. */
+struct vpn_path {
+	char ifname[IFNAMSIZ];
+	struct in_addr addr;
 };
 
 static mm_time_ns now_ns(void)
@@ -81,6 +120,46 @@ static mm_time_ns now_ns(void)
 }
 
 /* --- status file --------------------------------------------------------------------- */
+
+static void kv_ep(struct json *j, const char *key, const struct ike_endpoint *ep)
+{
+	char a[ADDR4_STRLEN], buf[ADDR4_STRLEN + 8];
+
+	snprintf(buf, sizeof(buf), "%s:%u", addr4_str(ep->addr, a), ep->port);
+	json_kv_string(j, key, buf);
+}
+
+static const char *nat_word(bool local, bool remote)
+{
+	return local ? (remote ? "both" : "local") : (remote ? "remote" : "none");
+}
+
+/* The last MOBIKE move: "last_move":{"old_local":..,"old_remote":..,"new_local":..,
+ * "new_remote":..,"old_nat":"none","nat":"local","took_ms":"12.345","at_monotonic_ms":..}
+ * or null. */
+static void status_move(struct json *j, const struct mnd_vpn *v)
+{
+	const struct ike_move_info *m = &v->last_move;
+	char took[32];
+
+	if (!v->last_move_at) {
+		json_kv_null(j, "last_move");
+		return;
+	}
+	json_key(j, "last_move");
+	json_begin_object(j);
+	kv_ep(j, "old_local", &m->old_local);
+	kv_ep(j, "old_remote", &m->old_remote);
+	kv_ep(j, "new_local", &m->sa.local);
+	kv_ep(j, "new_remote", &m->sa.remote);
+	json_kv_string(j, "old_nat", nat_word(m->old_nat_local, m->old_nat_remote));
+	json_kv_string(j, "nat", nat_word(m->sa.nat_local, m->sa.nat_remote));
+	snprintf(took, sizeof(took), "%llu.%03llu", (unsigned long long)(m->took / MM_MSEC(1)),
+		 (unsigned long long)(m->took / 1000 % 1000));
+	json_kv_string(j, "took_ms", took);
+	json_kv_uint(j, "at_monotonic_ms", v->last_move_at / MM_MSEC(1));
+	json_end_object(j);
+}
 
 static void status_write(struct mnd_vpn *v)
 {
@@ -114,7 +193,12 @@ static void status_write(struct mnd_vpn *v)
 		json_kv_bool(&j, "nat_local", v->sa.nat_local);
 		json_kv_uint(&j, "up_at_monotonic_ms", v->up_at / MM_MSEC(1));
 		json_kv_uint(&j, "setup_ms", (v->up_at - v->started_at) / MM_MSEC(1));
+		json_kv_bool(&j, "mobike", v->sa.mobike);
+		json_kv_bool(&j, "deferred", v->deferred);
+		json_kv_bool(&j, "probing", v->probing);
+		status_move(&j, v);
 	}
+	json_kv_uint(&j, "moves", v->moves);
 	json_key(&j, "children");
 	json_begin_array(&j);
 	while (dp && espdp_next_child(dp, &cursor, &c)) {
@@ -191,11 +275,17 @@ static int path_open(struct mnd_vpn *v, const char *ifname, struct in_addr local
 	char a[ADDR4_STRLEN];
 	int rc;
 
-	/* Bound to the device: IKE and ESP never go into our own tunnel. */
-	rc = ikeloop_path_open(v->il, local, ifname, NULL);
+	/* Bound to the device: IKE and ESP never go into our own tunnel. With MOBIKE the
+	 * address changes under the SA: on 0.0.0.0, each datagram sent through the interface
+	 * of its source address (ikeloop.h). */
+	if (v->unbound)
+		rc = ikeloop_path_open(v->il, any4, NULL, NULL);
+	else
+		rc = ikeloop_path_open(v->il, local, ifname, NULL);
 	if (rc < 0) {
 		LOG_ERROR(&v->log, "cannot open the IKE sockets on %s:%d/%d (%s): %s",
-			  addr4_str(local, a), IKE_PORT, UDPENCAP_PORT, ifname, strerror(-rc));
+			  addr4_str(v->unbound ? any4 : local, a), IKE_PORT, UDPENCAP_PORT,
+			  v->unbound ? "any interface" : ifname, strerror(-rc));
 		return rc;
 	}
 	snprintf(v->ifname, sizeof(v->ifname), "%s", ifname);
@@ -317,17 +407,19 @@ static void child_down(void *user, const struct ike_child_info *c)
 	status_write(user);
 }
 
-/* The first configured interface with an IPv4 address and a route to the gateway (a
- * socket bound to a device sends to an address without a route "on link": location.h). */
-static bool find_path(struct mnd_vpn *v, char ifname[IFNAMSIZ], struct in_addr *local)
+/* The usable paths, in the order of `interfaces` (the preference, issue "MOBIKE" 2): a
+ * configured interface that is up, with its carrier (IFF_RUNNING: a link that died shows
+ * here), an IPv4 address and a route to the gateway (a socket bound to a device sends to
+ * an address without a route "on link": location.h). The first address of each. */
+static size_t collect_paths(struct mnd_vpn *v, struct vpn_path *out, size_t max)
 {
 	struct mnd_ifaces want;
 	struct ifaddrs *ifa = NULL;
-	bool found = false;
+	size_t n = 0;
 
 	if (mnd_ifaces_init(&want, v->cfg->interfaces) < 0 || getifaddrs(&ifa) < 0)
-		return false;
-	for (unsigned i = 0; i < want.count && !found; i++) {
+		return 0;
+	for (unsigned i = 0; i < want.count && n < max; i++) {
 		int idx = nl_link_index(want.iface[i].name);
 
 		if (idx <= 0 || mnd_route_reaches(idx, v->cfg->gateway) != 1)
@@ -335,17 +427,28 @@ static bool find_path(struct mnd_vpn *v, char ifname[IFNAMSIZ], struct in_addr *
 		for (struct ifaddrs *p = ifa; p; p = p->ifa_next) {
 			if (!p->ifa_addr || p->ifa_addr->sa_family != AF_INET ||
 			    strcmp(p->ifa_name, want.iface[i].name) != 0 ||
-			    !(p->ifa_flags & IFF_UP))
+			    !(p->ifa_flags & IFF_UP) || !(p->ifa_flags & IFF_RUNNING))
 				continue;
-			memcpy(local, &((const struct sockaddr_in *)(const void *)p->ifa_addr)->sin_addr,
-			       sizeof(*local));
-			snprintf(ifname, IFNAMSIZ, "%s", want.iface[i].name);
-			found = true;
+			memcpy(&out[n].addr,
+			       &((const struct sockaddr_in *)(const void *)p->ifa_addr)->sin_addr,
+			       sizeof(out[n].addr));
+			snprintf(out[n].ifname, IFNAMSIZ, "%s", want.iface[i].name);
+			n++;
 			break;
 		}
 	}
 	freeifaddrs(ifa);
-	return found;
+	return n;
+}
+
+/* The interface holding addr ("" when none). */
+static void addr_ifname(struct in_addr addr, char ifname[IFNAMSIZ])
+{
+	int idx = ikeloop_addr_ifindex(addr);
+
+	ifname[0] = '\0';
+	if (idx <= 0 || !if_indextoname((unsigned)idx, ifname))
+		ifname[0] = '\0';
 }
 
 /* Does ifname still hold addr? */
@@ -370,9 +473,9 @@ static bool still_there(const char *ifname, struct in_addr addr)
 	return found;
 }
 
-/* Our address went (a move, DHCP): the SA cannot survive without MOBIKE (RFC 4555, a later
- * issue), so it is deleted (the DELETE may not get out) and a new one started from wherever
- * we are now, without waiting for the liveness check to fail. */
+/* Our address went (a move, DHCP) and MOBIKE is off or the gateway has none (RFC 4555 2):
+ * the SA cannot survive, so it is deleted (the DELETE may not get out) and a new one
+ * started from wherever we are now, without waiting for the liveness check to fail. */
 static void check_address(struct mnd_vpn *v)
 {
 	char a[ADDR4_STRLEN];
@@ -389,16 +492,183 @@ static void check_address(struct mnd_vpn *v)
 		ikeloop_apply(v->il);
 }
 
+/* MOBIKE: the engine's local address set (3.10: the pairs it tests), when it changed. */
+static void give_addresses(struct mnd_vpn *v, const struct vpn_path *p, size_t n)
+{
+	struct in_addr a[IKE_MOBIKE_MAX_ADDRS];
+
+	for (size_t i = 0; i < n; i++)
+		a[i] = p[i].addr;
+	if (n == v->naddrs && !memcmp(a, v->addrs, n * sizeof(a[0])))
+		return;
+	memcpy(v->addrs, a, n * sizeof(a[0]));
+	v->naddrs = n;
+	if (ike_engine_set_local_addresses(ikeloop_engine(v->il), a, n, now_ns(),
+					   ikeloop_actions(v->il)) == 0)
+		ikeloop_apply(v->il);
+}
+
+/* MOBIKE (see the top): follow the preferred usable address, probe on a silent failure,
+ * defer without any. Returns false when the gateway has no MOBIKE (re-establish). */
+static bool mobike_follow(struct mnd_vpn *v, const struct vpn_path *p, size_t n)
+{
+	struct ike_engine *e = ikeloop_engine(v->il);
+	struct ike_actions *acts = ikeloop_actions(v->il);
+	struct ike_endpoint local;
+	struct in_addr cur = v->ordered.s_addr ? v->ordered : v->sa.local.addr;
+	char a[ADDR4_STRLEN], b[ADDR4_STRLEN];
+	bool cur_usable = false;
+	mm_time_ns now = now_ns();
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		cur_usable |= p[i].addr.s_addr == v->sa.local.addr.s_addr;
+	/* The SA's own address, while it is still there (a link that died may come back),
+	 * stays in the set, last: the engine tests it after the others (3.10) and, with it,
+	 * knows the other pairs are the alternatives. */
+	if (n && !cur_usable && n < IKE_MOBIKE_MAX_ADDRS &&
+	    still_there(v->ifname, v->sa.local.addr)) {
+		struct vpn_path q[IKE_MOBIKE_MAX_ADDRS];
+
+		memcpy(q, p, n * sizeof(q[0]));
+		snprintf(q[n].ifname, sizeof(q[n].ifname), "%s", v->ifname);
+		q[n].addr = v->sa.local.addr;
+		give_addresses(v, q, n + 1);
+	} else {
+		give_addresses(v, p, n);
+	}
+	if (n == 0) {
+		if (v->deferred)
+			return true;
+		rc = ike_engine_update_addresses(e, v->spi_i, NULL, NULL, now, acts);
+		if (rc == -EOPNOTSUPP)
+			return false;
+		if (rc == 0) {
+			v->deferred = true;
+			v->ordered.s_addr = 0;
+			LOG_NOTICE(&v->log, "MOBIKE: no usable address on %s: the IKE SA waits",
+				   v->cfg->interfaces);
+			ikeloop_apply(v->il);
+			status_write(v);
+		}
+		return true;
+	}
+	if (!v->deferred && p[0].addr.s_addr == cur.s_addr)
+		return true;
+	/* The SA's address is still there but its interface lost the carrier (the link died
+	 * without a word): the path failed; the engine tests every pair and takes the first
+	 * that answers (3.10). */
+	if (!v->deferred && !v->ordered.s_addr && !cur_usable && !v->probing &&
+	    still_there(v->ifname, v->sa.local.addr)) {
+		rc = ike_engine_probe_paths(e, v->spi_i, now, acts);
+		if (rc == -EOPNOTSUPP)
+			return false;
+		if (rc == 0) {
+			v->probing = true;
+			LOG_NOTICE(&v->log, "MOBIKE: %s lost its link: testing paths from %zu "
+				   "address%s", v->ifname, n, n == 1 ? "" : "es");
+			ikeloop_apply(v->il);
+			status_write(v);
+			return true;
+		}
+	}
+	if (v->probing && !cur_usable && still_there(v->ifname, v->sa.local.addr))
+		return true;            /* the path test decides */
+	local.addr = p[0].addr;
+	local.port = UDPENCAP_PORT;
+	rc = ike_engine_update_addresses(e, v->spi_i, &local, NULL, now, acts);
+	if (rc == -EOPNOTSUPP)
+		return false;
+	if (rc == 0 || rc == -EALREADY) {
+		if (rc == 0)
+			LOG_INFO(&v->log, "MOBIKE: moving from %s to %s (%s)%s",
+				 addr4_str(v->sa.local.addr, a), addr4_str(p[0].addr, b),
+				 p[0].ifname, v->deferred ? ", resuming" : "");
+		v->ordered = rc == 0 ? p[0].addr : any4;
+		v->deferred = false;
+		ikeloop_apply(v->il);
+		status_write(v);
+	} else if (rc != -EAGAIN) {
+		LOG_WARNING(&v->log, "MOBIKE: cannot move to %s: %s", addr4_str(p[0].addr, a),
+			    strerror(-rc));
+	}
+	return true;
+}
+
+/* A change of the interfaces or routes (netlink table, tick). */
+static void evaluate(struct mnd_vpn *v)
+{
+	struct vpn_path p[IKE_MOBIKE_MAX_ADDRS];
+	size_t n;
+
+	if (v->state != VPN_UP || v->close_idle)
+		return;
+	if (!v->unbound || !v->sa.mobike) {
+		check_address(v);
+		return;
+	}
+	n = collect_paths(v, p, G_N_ELEMENTS(p));
+	if (!mobike_follow(v, p, n)) {
+		/* The gateway has no MOBIKE after all (RFC 4555 2: both must send
+		 * MOBIKE_SUPPORTED): re-establish as without it. */
+		check_address(v);
+	}
+}
+
+/* MOBIKE actions (ikeloop moved the data path and the engine logged the move). */
+static void on_action(void *user, const struct ike_actions *a, const struct ike_action *act)
+{
+	struct mnd_vpn *v = user;
+	const struct ike_move_info *mv = &act->u.move;
+
+	(void)a;
+	switch (act->kind) {
+	case IKE_ACT_SA_MOVED:
+		if (mv->sa.spi_i != v->spi_i)
+			return;
+		v->sa.local = mv->sa.local;
+		v->sa.remote = mv->sa.remote;
+		v->sa.nat_local = mv->sa.nat_local;
+		v->sa.nat_remote = mv->sa.nat_remote;
+		v->local = mv->sa.local.addr;
+		addr_ifname(v->local, v->ifname);
+		v->last_move = *mv;
+		v->last_move_at = now_ns();
+		v->moves++;
+		v->ordered.s_addr = 0;
+		v->probing = false;
+		v->deferred = false;
+		/* RFC 3948 4 / RFC 4621 5.2.6: keepalives on the new pair, from now. */
+		v->next_keepalive = v->last_move_at + MM_SEC(NAT_KEEPALIVE_S);
+		status_write(v);
+		break;
+	case IKE_ACT_MOVE_FAILED:
+		if (mv->sa.spi_i != v->spi_i)
+			return;
+		v->ordered.s_addr = 0;
+		v->probing = false;
+		status_write(v);
+		break;
+	default:
+		break;
+	}
+}
+
 static void try_connect(struct mnd_vpn *v, mm_time_ns now)
 {
 	struct ike_endpoint local, remote;
 	char ifname[IFNAMSIZ], a[ADDR4_STRLEN], g[ADDR4_STRLEN];
+	struct vpn_path p[IKE_MOBIKE_MAX_ADDRS];
 	struct in_addr addr;
 	uint64_t spi = 0;
+	size_t n;
 	int rc;
 
-	if (!find_path(v, ifname, &addr))
+	n = collect_paths(v, p, G_N_ELEMENTS(p));
+	if (n == 0)
 		return;
+	snprintf(ifname, sizeof(ifname), "%s", p[0].ifname);
+	addr = p[0].addr;
 	if (path_open(v, ifname, addr) < 0) {
 		v->retry_at = now + MM_SEC(v->backoff_s);
 		return;
@@ -409,6 +679,12 @@ static void try_connect(struct mnd_vpn *v, mm_time_ns now)
 	remote.port = IKE_PORT;
 	v->attempts++;
 	v->started_at = now;
+	/* MOBIKE: the addresses the engine may test paths from (set before the SA_INIT: the
+	 * call empties the action buffer). */
+	if (v->unbound) {
+		v->naddrs = 0;
+		give_addresses(v, p, n);
+	}
 	rc = ike_engine_initiate(ikeloop_engine(v->il), 0, &local, &remote, now, &spi,
 				 ikeloop_actions(v->il));
 	if (rc < 0) {
@@ -420,6 +696,8 @@ static void try_connect(struct mnd_vpn *v, mm_time_ns now)
 	v->state = VPN_CONNECTING;
 	v->spi_i = spi;
 	v->spi_r = 0;
+	v->ordered.s_addr = 0;
+	v->deferred = v->probing = false;
 	LOG_INFO(&v->log, "initiating an IKE SA with %s from %s (%s), attempt %u",
 		 addr4_str(v->cfg->gateway, g), addr4_str(addr, a), ifname, v->attempts);
 	ikeloop_apply(v->il);
@@ -441,12 +719,28 @@ static gboolean on_tick(gpointer user)
 		to.sin_addr = v->sa.remote.addr;
 		to.sin_port = htons(v->sa.remote.port);
 		v->next_keepalive = now + MM_SEC(NAT_KEEPALIVE_S);
-		espdp_send_keepalive(ikeloop_dp(v->il), &to);
+		/* Only on the SA's current pair (RFC 4621 5.2.6), never on pairs under test. */
+		espdp_send_keepalive_via(ikeloop_dp(v->il), &to, v->sa.local.addr,
+					 v->unbound ? ikeloop_addr_ifindex(v->sa.local.addr) : 0);
 	}
-	check_address(v);
+	evaluate(v);
 	if (v->state == VPN_IDLE && now >= v->retry_at && !v->close_idle && !v->m->stopping)
 		try_connect(v, now);
 	ikeloop_schedule(v->il);
+	return G_SOURCE_CONTINUE;
+}
+
+/* mnd's netlink table of the interfaces (attach.c keeps m->ifaces for Mobile IPv4): a
+ * change there is looked at within FAST_MS, without a second netlink monitor. */
+static gboolean on_fast(gpointer user)
+{
+	struct mnd_vpn *v = user;
+
+	if (memcmp(&v->seen, &v->m->ifaces, sizeof(v->seen)) != 0) {
+		v->seen = v->m->ifaces;
+		evaluate(v);
+		ikeloop_schedule(v->il);
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -504,12 +798,18 @@ int mnd_vpn_start(struct mnd *m)
 	lc.ops.sa_down = sa_down;
 	lc.ops.child_up = child_up;
 	lc.ops.child_down = child_down;
+	lc.ops.action = on_action;
 	if ((rc = ikeloop_new(&lc, &v->il)) < 0)
 		return rc;
+	v->unbound = c->peer.mobike;
+	v->seen = m->ifaces;
 	v->tick = g_timeout_add(TICK_MS, on_tick, v);
+	if (v->unbound)
+		v->fast = g_timeout_add(FAST_MS, on_fast, v);
 	LOG_NOTICE(&v->log, "VPN client: gateway %s (%s), interfaces %s, tunnel device %s, DPD "
-		   "%u s", addr4_str(c->gateway, g), ident_str(&c->peer.remote_id, id, sizeof(id)),
-		   c->interfaces, v->tun_name, c->peer.dpd_interval_s);
+		   "%u s, MOBIKE %s", addr4_str(c->gateway, g),
+		   ident_str(&c->peer.remote_id, id, sizeof(id)), c->interfaces, v->tun_name,
+		   c->peer.dpd_interval_s, c->peer.mobike ? "on" : "off");
 	status_write(v);
 	on_tick(v);
 	return 0;
@@ -538,6 +838,7 @@ void mnd_vpn_stop(struct mnd *m)
 		ikeloop_wait(v->il, SHUTDOWN_WAIT_MS, is_idle);
 	}
 	g_clear_handle_id(&v->tick, g_source_remove);
+	g_clear_handle_id(&v->fast, g_source_remove);
 	g_clear_handle_id(&v->close_idle, g_source_remove);
 	routes_set(v, false);
 	ikeloop_path_close(v->il);

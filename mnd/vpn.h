@@ -3,8 +3,10 @@
  *
  *	vpn_conf.c   the [vpn] group: gateway, identities, PSK or certificates, proposals,
  *	             intranet prefixes, tunnel device, DPD, keylog, interfaces
- *	vpn.c        the client: sockets bound to the physical interface, engine, TUN, routes,
- *	             re-establishment with backoff, its status file, DELETE at shut-down
+ *	vpn.c        the client: sockets bound to the physical interface (with MOBIKE: on all
+ *	             addresses, each datagram sent through its address's interface), engine,
+ *	             TUN, routes, MOBIKE moves (RFC 4555) or re-establishment with backoff,
+ *	             its status file, DELETE at shut-down
  *
  * With [vpn] configured, the client runs next to Mobile IPv4 (mode c); their interplay (mode
  * mc, RFC 5266 3.4's trust race) comes later.

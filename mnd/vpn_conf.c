@@ -32,7 +32,7 @@
 static const char *const known_keys[] = {
 	"gateway", "local-id", "remote-id", "auth", "psk-file", "cert", "key", "ca", "ike",
 	"esp", "intranet", "tunnel-device", "tunnel-mtu", "keylog-file", "dpd-interval",
-	"interfaces", "status-file", "ike-lifetime", "child-lifetime", NULL,
+	"interfaces", "status-file", "ike-lifetime", "child-lifetime", "mobike", NULL,
 };
 static const char *const auth_kinds[] = { "psk", "cert", NULL };
 
@@ -279,6 +279,9 @@ static int load(const struct cfg *c, const char *mip_interfaces, struct mnd_vpn_
 	v->peer.local_ts.ts[0].end_port = 0xffff;
 	v->peer.request_address = true;
 	v->peer.name = "vpn";
+	/* MOBIKE (RFC 4555): on by default; the gateway's answer decides whether it is used. */
+	if (cfg_get_bool(c, G, "mobike", CFG_OPTIONAL, true, &v->peer.mobike) < 0)
+		return -EINVAL;
 	return 0;
 }
 

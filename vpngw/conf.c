@@ -32,7 +32,8 @@ static const char *const gateway_keys[] = {
 
 static const char *const peer_keys[] = {
 	"remote-id", "local-id", "auth", "psk-file", "cert", "key", "ca", "ike", "esp",
-	"local-ts", "assign-address", "ike-lifetime", "child-lifetime", NULL,
+	"local-ts", "assign-address", "ike-lifetime", "child-lifetime", "mobike", "mobike-nat",
+	"mobike-return-routability", "mobike-allowed", NULL,
 };
 
 /* "FILE: [group] key: reason" (key NULL: "FILE: [group]: reason"), like config.h's lines. */
@@ -252,6 +253,54 @@ static int get_ts(const struct cfg *c, const char *group, const char *key,
 	return 0;
 }
 
+/* MOBIKE (RFC 4555) for a peer class: on by default (MOBIKE_SUPPORTED in IKE_AUTH, so the
+ * initiator may move the SA, 3.5); how its new addresses are accepted is policy/mobike.h:
+ * return routability (3.7; default: for an address new to the SA), NATs on the new path
+ * (3.9), the prefixes a peer may move into. */
+static int load_mobike(const struct cfg *c, const char *group, struct ike_peer_cfg *pc)
+{
+	static const char *const nat_choices[] = { "allow", "refuse", NULL };
+	/* policy_mobike_rr order: NEW_ADDRESS 0, ALWAYS 1, NEVER 2 */
+	static const char *const rr_choices[] = { "new-address", "always", "never", NULL };
+	char **items = NULL;
+	size_t n = 0;
+	int v = 0;
+
+	memset(&pc->mobike_policy, 0, sizeof(pc->mobike_policy));
+	if (cfg_get_bool(c, group, "mobike", CFG_OPTIONAL, true, &pc->mobike) < 0 ||
+	    cfg_get_enum(c, group, "mobike-nat", CFG_OPTIONAL, nat_choices, 0, &v) < 0)
+		return -EINVAL;
+	pc->mobike_policy.refuse_nat = v == 1;
+	if (cfg_get_enum(c, group, "mobike-return-routability", CFG_OPTIONAL, rr_choices, 0,
+			 &v) < 0)
+		return -EINVAL;
+	pc->mobike_policy.rr = (enum policy_mobike_rr)v;
+	if (cfg_get_string_list(c, group, "mobike-allowed", CFG_OPTIONAL, NULL, &items, &n) < 0)
+		return -EINVAL;
+	if (n > POLICY_MOBIKE_MAX_PREFIXES) {
+		g_strfreev(items);
+		return bad(c, group, "mobike-allowed", "at most %d prefixes",
+			   POLICY_MOBIKE_MAX_PREFIXES);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (policy_prefix4_parse(items[i], &pc->mobike_policy.allowed[i]) < 0) {
+			int rc = bad(c, group, "mobike-allowed", "\"%s\" is not a network "
+				     "a.b.c.d/len (without host bits) or an address", items[i]);
+
+			g_strfreev(items);
+			return rc;
+		}
+	}
+	pc->mobike_policy.nallowed = n;
+	g_strfreev(items);
+	if (!pc->mobike && (cfg_has_key(c, group, "mobike-nat") ||
+			    cfg_has_key(c, group, "mobike-return-routability") ||
+			    cfg_has_key(c, group, "mobike-allowed")))
+		return bad(c, group, "mobike", "no, but mobike-* keys are set (they would have no "
+			   "effect)");
+	return 0;
+}
+
 static int load_peer(const struct cfg *c, const char *group, const struct vpngw_conf *conf,
 		     struct ike_peer_cfg *pc, struct vpngw_peer *own)
 {
@@ -377,8 +426,7 @@ static int load_peer(const struct cfg *c, const char *group, const struct vpngw_
 			   "never)", pc->ike_lifetime_s);
 	pc->dpd_interval_s = conf->dpd_interval;
 	pc->request_address = false;
-	pc->mobike = false;
-	return 0;
+	return load_mobike(c, group, pc);
 }
 
 /* Peer groups in file order; "[peer]" without a name is an error. */

@@ -33,6 +33,13 @@
  *	assign-address    answer CFG_REQUEST from the pool (RFC 7296 3.15)            (yes)
  *	ike-lifetime      seconds until the IKE SA is rekeyed, 0 = never          (14400)
  *	child-lifetime    seconds until a Child SA is rekeyed (ESP soft limit)      (3600)
+ *	mobike            MOBIKE (RFC 4555): the peer may move the SA to new addresses   (yes)
+ *	mobike-nat        allow | refuse a new path with a NAT on it (3.9)             (allow)
+ *	mobike-return-routability
+ *	                  new-address | always | never: COOKIE2 check of a new peer address
+ *	                  before moving (3.7)                                   (new-address)
+ *	mobike-allowed    a list of a.b.c.d/len: peer addresses must lie inside one (any)
+ *	                  (our own address set for ADDITIONAL_IP4_ADDRESS is `listen`, 3.4)
  *
  * Any error prints ONE line "FILE: [group] key: reason" (or "FILE: [group]: reason") and the
  * load fails with -EINVAL; the daemon then exits 1. Unknown keys and groups are warnings.

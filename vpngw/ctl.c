@@ -129,6 +129,43 @@ static void child_json(struct json *j, const struct espdp_child *c, mm_time_ns n
 	json_end_object(j);
 }
 
+static const char *nat_word(bool local, bool remote)
+{
+	return local ? (remote ? "both" : "local") : (remote ? "remote" : "none");
+}
+
+/* The SA's MOBIKE state and its last address update (issue "MOBIKE" 4). */
+static void mobike_json(struct json *j, const struct vpngw_ctl_sa *s, mm_time_ns now)
+{
+	const struct ike_sa_info *sa = &s->info;
+	const struct vpngw_ctl_move *m = &s->last_move;
+	char took[32];
+
+	json_kv_bool(j, "mobike", sa->mobike);
+	json_kv_uint(j, "moves", sa->moves);
+	json_kv_bool(j, "rr_pending", sa->rr_pending);
+	json_kv_addr4_array(j, "peer_addresses", sa->peer_addrs,
+			    MIN(sa->npeer_addrs, G_N_ELEMENTS(sa->peer_addrs)));
+	if (!m->at) {
+		json_kv_null(j, "last_move");
+		return;
+	}
+	json_key(j, "last_move");
+	json_begin_object(j);
+	kv_endpoint(j, "old_local", &m->old_local);
+	kv_endpoint(j, "old_remote", &m->old_remote);
+	kv_endpoint(j, "new_local", &m->new_local);
+	kv_endpoint(j, "new_remote", &m->new_remote);
+	json_kv_string(j, "old_nat", nat_word(m->old_nat_local, m->old_nat_remote));
+	json_kv_string(j, "nat", nat_word(m->nat_local, m->nat_remote));
+	/* A string: the JSON writer has no fractions, and sub-millisecond moves matter. */
+	snprintf(took, sizeof(took), "%llu.%03llu", (unsigned long long)(m->took / MM_MSEC(1)),
+		 (unsigned long long)(m->took / 1000 % 1000));
+	json_kv_string(j, "took_ms", took);
+	kv_since(j, "ago_s", m->at, now);
+	json_end_object(j);
+}
+
 static bool belongs(const struct espdp_child *c, const struct ike_sa_info *sa)
 {
 	return c->ike_spi_i == sa->spi_i && c->ike_spi_r == sa->spi_r;
@@ -167,6 +204,7 @@ char *vpngw_ctl_list_json(const struct vpngw_ctl_sa *sas, size_t n, const struct
 							     sizeof(suite)));
 		kv_since(&j, "established_s", sas[i].established, now);
 		kv_until(&j, "rekey_in_s", sas[i].rekey_at, now);
+		mobike_json(&j, &sas[i], now);
 		json_key(&j, "child_sas");
 		json_begin_array(&j);
 		for (cursor = 0; espdp_next_child(dp, &cursor, &c);)
@@ -218,6 +256,18 @@ char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
 		json_kv_uint(&j, "no_proposal", ike->no_proposal);
 		json_kv_uint(&j, "pool_exhausted", ike->pool_exhausted);
 		json_end_object(&j);
+		json_key(&j, "mobike");
+		json_begin_object(&j);
+		json_kv_uint(&j, "updates_rx", ike->mobike_updates_rx);
+		json_kv_uint(&j, "updates_accepted", ike->mobike_updates_accepted);
+		json_kv_uint(&j, "updates_refused", ike->mobike_updates_refused);
+		json_kv_uint(&j, "updates_sent", ike->mobike_updates_sent);
+		json_kv_uint(&j, "rr_sent", ike->mobike_rr_sent);
+		json_kv_uint(&j, "rr_failed", ike->mobike_rr_failed);
+		json_kv_uint(&j, "probes", ike->mobike_probes);
+		json_kv_uint(&j, "moves", ike->mobike_moves);
+		json_kv_uint(&j, "moves_failed", ike->mobike_moves_failed);
+		json_end_object(&j);
 	}
 	json_kv_uint(&j, "ike_sas", ike_sas);
 	json_kv_uint(&j, "child_sas", d ? d->children : 0);
@@ -248,6 +298,8 @@ char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
 		json_kv_uint(&j, "ike_messages_4500", d->ike_messages);
 		json_kv_uint(&j, "keepalives", d->keepalives);
 		json_kv_uint(&j, "peer_moved", d->peer_moved);
+		json_kv_uint(&j, "other_source", d->other_source);
+		json_kv_uint(&j, "moves", d->moves);
 		json_kv_uint(&j, "log_lines_suppressed", d->log_suppressed);
 		json_key(&j, "in_drops");
 		json_begin_object(&j);

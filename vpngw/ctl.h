@@ -9,6 +9,11 @@
  *	        "nat_local":false,"nat_remote":true,"inner_address":"198.18.100.1",
  *	        "dns":["198.18.1.53"],"suite":"aes128gcm16-prfsha256-x25519",
  *	        "established_s":12,"rekey_in_s":14388,
+ *	        "mobike":true,"moves":1,"rr_pending":false,
+ *	        "peer_addresses":["198.19.110.2"],
+ *	        "last_move":{"old_local":"198.19.0.2:4500","old_remote":"198.19.100.2:4500",
+ *	          "new_local":"198.19.0.2:4500","new_remote":"198.19.110.2:4500",
+ *	          "old_nat":"none","nat":"remote","took_ms":"0.412","ago_s":3} (null: none),
  *	        "child_sas":[{"spi_in":"c1234567","spi_out":"c7654321","suite":"aes128gcm16",
  *	          "ts_local":["198.18.0.0/16"],"ts_remote":["198.18.100.1/32"],
  *	          "remote":"198.19.110.2:4500","udp_encap":true,"state":"active",
@@ -20,9 +25,13 @@
  *	       until (null: never); drops lists only non-zero reasons (esp_drop_name words,
  *	       plus "ts-mismatch-in"/"ts-mismatch-out").
  *	stats  {"ike":{"rx":..,"tx":..,"retransmits":..,"dropped_malformed":..,...,
- *	        "pool_exhausted":..},"ike_sas":N,"child_sas":N,
+ *	        "pool_exhausted":..},
+ *	        "mobike":{"updates_rx":..,"updates_accepted":..,"updates_refused":..,
+ *	          "updates_sent":..,"rr_sent":..,"rr_failed":..,"probes":..,"moves":..,
+ *	          "moves_failed":..},"ike_sas":N,"child_sas":N,
  *	        "pool":{"size":253,"in_use":1},
- *	        "esp":{"out_packets":..,"out_bytes":..,...,"in_drops":{"replay":..}}}
+ *	        "esp":{"out_packets":..,"out_bytes":..,...,"peer_moved":..,"other_source":..,
+ *	          "moves":..,"in_drops":{"replay":..}}}
  *
  * Orders (gwctl rekey child / rekey ike / terminate): the daemon finds the SA, calls the
  * engine (ike_engine_rekey_child, _rekey_ike, _delete) and answers at once; the exchange
@@ -46,11 +55,20 @@
 #include "ike/engine.h"
 #include "daemon/espdp.h"
 
+/* The last MOBIKE address update of an IKE SA (IKE_ACT_SA_MOVED, RFC 4555 3.5). */
+struct vpngw_ctl_move {
+	struct ike_endpoint old_local, old_remote, new_local, new_remote;
+	bool old_nat_local, old_nat_remote, nat_local, nat_remote;
+	mm_time_ns took;             /* from the UPDATE_SA_ADDRESSES to the move */
+	mm_time_ns at;               /* when (monotonic; 0: never moved) */
+};
+
 /* One IKE SA as the daemon knows it. */
 struct vpngw_ctl_sa {
 	struct ike_sa_info info;
 	mm_time_ns established;      /* when SA_UP came (0: unknown) */
 	mm_time_ns rekey_at;         /* IKE_TIME_NEVER or 0: unknown / never */
+	struct vpngw_ctl_move last_move;   /* at 0: none seen by the daemon */
 };
 
 struct vpngw_ctl_pool {

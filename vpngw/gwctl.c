@@ -105,6 +105,23 @@ static void print_child(const struct jv *c)
 	g_string_free(d, TRUE);
 }
 
+/* MOBIKE (RFC 4555): the count and the last address update of an IKE SA. */
+static void print_mobike(const struct jv *sa)
+{
+	const struct jv *m = jv_get(sa, "last_move");
+
+	if (!b(sa, "mobike")) {
+		printf("  MOBIKE off\n");
+		return;
+	}
+	printf("  MOBIKE, %s move%s%s\n", s(sa, "moves"), strcmp(s(sa, "moves"), "1") ? "s" : "",
+	       b(sa, "rr_pending") ? ", return routability check pending" : "");
+	if (m && m->type == JV_OBJECT)
+		printf("    last move %s s ago: %s === %s (NAT %s) => %s === %s (NAT %s) "
+		       "in %s ms\n", s(m, "ago_s"), s(m, "old_local"), s(m, "old_remote"), s(m, "old_nat"),
+		       s(m, "new_local"), s(m, "new_remote"), s(m, "nat"), s(m, "took_ms"));
+}
+
 static int print_list(const struct jv *doc)
 {
 	const struct jv *sas = jv_get(doc, "ike_sas"), *orphans;
@@ -127,6 +144,7 @@ static int print_list(const struct jv *doc)
 		       until(sa, "rekey_in_s", u, sizeof(u)));
 		printf("  inner address %s%s%s\n", s(sa, "inner_address"), dns->len ? ", DNS " : "",
 		       dns->str);
+		print_mobike(sa);
 		for (size_t k = 0; children && children->type == JV_ARRAY && k < children->n; k++)
 			print_child(children->items[k]);
 		g_string_free(dns, TRUE);

@@ -18,6 +18,11 @@
  * path, KEYLOG -> the keylog file when configured; this file adds the log lines of SA_UP /
  * SA_DOWN / CHILD_UP, the pool, the NAT keepalives, the control socket and SIGHUP. Bad
  * configuration or a socket that cannot be bound: one line, exit 1.
+ *
+ * MOBIKE (RFC 4555, per peer class, on by default): ikeloop moves the Child SAs of an IKE
+ * SA in the data path on IKE_ACT_SA_MOVED; here the SA's record follows (its NAT
+ * keepalives go to the new pair only, RFC 4621 5.2.6) and keeps the last move for gwctl.
+ * Our address set is the listen address (engine cfg local_addrs, announced: RFC 4555 3.4).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,8 +62,9 @@ struct sa_rec {
 	uint64_t spi_i, spi_r;
 	mm_time_ns established;
 	bool nat_local;
-	struct sockaddr_in remote;
+	struct sockaddr_in remote;       /* the current pair's (MOBIKE moves it, RFC 4555 3.5) */
 	mm_time_ns next_keepalive;
+	struct vpngw_ctl_move last_move; /* gwctl list */
 };
 
 /* A configuration replaced by SIGHUP, kept while IKE SAs still use its peers. */
@@ -174,6 +180,13 @@ static void sa_up(void *user, const struct ike_sa_info *sa)
 	r->remote.sin_addr = sa->remote.addr;
 	r->remote.sin_port = htons(sa->remote.port);
 	r->next_keepalive = r->established + MM_SEC(NAT_KEEPALIVE_S);
+	/* IKE SA rekey: the address history stays with the peer's SA. */
+	if (sa->replaces_spi_i) {
+		const struct sa_rec *old = g_hash_table_lookup(d->sas, &sa->replaces_spi_i);
+
+		if (old)
+			r->last_move = old->last_move;
+	}
 	g_hash_table_replace(d->sas, &r->spi_i, r);
 	/* IKE SA rekey (RFC 7296 2.18): logged by ikeloop. */
 	if (sa->replaces_spi_i || sa->replaces_spi_r)
@@ -219,8 +232,56 @@ static void sa_down(void *user, const struct ike_sa_info *sa, const char *reason
 		   (unsigned long long)sa->spi_r, left ? ", its Child SAs removed" : "");
 }
 
+/* MOBIKE (RFC 4555): ikeloop moved the Child SAs in the data path and the engine logged the
+ * move (old pair, new pair, NAT, time); here the keepalives follow the new pair (RFC 4621
+ * 5.2.6: only the current pair) and gwctl gets the move. */
+static void on_action(void *user, const struct ike_actions *a, const struct ike_action *act)
+{
+	struct vpngw *d = user;
+	const struct ike_move_info *mv = &act->u.move;
+	struct sa_rec *r;
+	char addrs[IKE_MOBIKE_MAX_ADDRS * (ADDR4_STRLEN + 2)], x[ADDR4_STRLEN];
+	size_t off = 0;
+
+	(void)a;
+	switch (act->kind) {
+	case IKE_ACT_SA_MOVED:
+		r = g_hash_table_lookup(d->sas, &mv->sa.spi_i);
+		if (!r)
+			return;
+		r->nat_local = mv->sa.nat_local;
+		r->remote.sin_addr = mv->sa.remote.addr;
+		r->remote.sin_port = htons(mv->sa.remote.port);
+		r->next_keepalive = now_ns() + MM_SEC(NAT_KEEPALIVE_S);
+		r->last_move.old_local = mv->old_local;
+		r->last_move.old_remote = mv->old_remote;
+		r->last_move.new_local = mv->sa.local;
+		r->last_move.new_remote = mv->sa.remote;
+		r->last_move.old_nat_local = mv->old_nat_local;
+		r->last_move.old_nat_remote = mv->old_nat_remote;
+		r->last_move.nat_local = mv->sa.nat_local;
+		r->last_move.nat_remote = mv->sa.nat_remote;
+		r->last_move.took = mv->took;
+		r->last_move.at = now_ns();
+		break;
+	case IKE_ACT_PEER_ADDRESSES:
+		addrs[0] = '\0';
+		for (size_t i = 0; i < act->u.sa.npeer_addrs && i < IKE_MOBIKE_MAX_ADDRS &&
+		     off < sizeof(addrs); i++)
+			off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s%s",
+						i ? ", " : "",
+						addr4_str(act->u.sa.peer_addrs[i], x));
+		LOG_INFO(&d->log, "IKE SA %016llx_i %016llx_r: the peer's addresses are now %s",
+			 (unsigned long long)act->u.sa.spi_i, (unsigned long long)act->u.sa.spi_r,
+			 addrs[0] ? addrs : "(none)");
+		break;
+	default:
+		break;
+	}
+}
+
 /* Once a second: ESP time lifetimes, and NAT keepalives where we are the one behind a NAT
- * (RFC 3948 2.3, 4). */
+ * (RFC 3948 2.3, 4), on each SA's current pair. */
 static gboolean on_tick(gpointer user)
 {
 	struct vpngw *d = user;
@@ -267,7 +328,11 @@ static char *ctl_list(struct vpngw *d)
 	while (ike_engine_next_sa(ikeloop_engine(d->il), &cursor, &info)) {
 		struct vpngw_ctl_sa s;
 
+		const struct sa_rec *r = g_hash_table_lookup(d->sas, &info.spi_i);
+
 		memset(&s, 0, sizeof(s));
+		if (r)
+			s.last_move = r->last_move;
 		s.info = info;
 		s.established = info.established;
 		s.rekey_at = info.rekey_at;
@@ -499,6 +564,11 @@ static int start(void *user)
 	ec.half_open_max = d->conf.half_open_max;
 	ec.max_sas = d->conf.max_sas;
 	ec.keylog = d->conf.keylog_file != NULL;
+	/* MOBIKE (RFC 4555 3.4, 3.6): our address set is the listen address; announcing it
+	 * tells the peers NO_ADDITIONAL_ADDRESSES. */
+	ec.local_addrs[0] = d->listen;
+	ec.nlocal_addrs = 1;
+	ec.announce_addresses = true;
 	memset(&lc, 0, sizeof(lc));
 	lc.engine = &ec;
 	lc.log = &d->log;
@@ -510,6 +580,7 @@ static int start(void *user)
 	lc.ops.sa_up = sa_up;
 	lc.ops.sa_down = sa_down;
 	lc.ops.child_up = child_up;
+	lc.ops.action = on_action;
 	if ((rc = ikeloop_new(&lc, &d->il)) < 0)
 		return rc;
 	rc = ikeloop_path_open(d->il, d->listen, NULL, &port);

@@ -484,9 +484,49 @@ static void test_psk_conf(void)
 	CHECK_EQ_U64(p->ike_lifetime_s, 14400);
 	CHECK_EQ_U64(p->child_lifetime_s, 3600);
 	CHECK_EQ_U64(p->dpd_interval_s, 30);
+	/* MOBIKE on by default, return routability for new addresses, NATs allowed, any
+	 * address (RFC 4555 3.7: "SHOULD be performed" by default). */
+	CHECK(p->mobike);
+	CHECK(p->mobike_policy.rr == POLICY_MOBIKE_RR_NEW_ADDRESS);
+	CHECK(!p->mobike_policy.refuse_nat);
+	CHECK_EQ_U64(p->mobike_policy.nallowed, 0);
 	vpngw_conf_clear(&c);
 	CHECK(c.peers == NULL && c.npeers == 0);
 	vpngw_conf_clear(&c);   /* twice is fine */
+}
+
+static void test_mobike_conf(void)
+{
+	struct vpngw_conf c;
+	const struct ike_peer_cfg *p;
+	char text[1024];
+
+	memset(&c, 0, sizeof(c));
+	snprintf(text, sizeof(text), "%smobike-nat = refuse\nmobike-return-routability = always\n"
+		 "mobike-allowed = 198.19.0.0/16, 203.0.113.7\n", PSK_CONF);
+	capture_start();
+	CHECK(load(text, &c) == 0);
+	CHECK_STR(capture_end(), "");
+	p = &c.peers[0];
+	CHECK(p->mobike);
+	CHECK(p->mobike_policy.refuse_nat);
+	CHECK(p->mobike_policy.rr == POLICY_MOBIKE_RR_ALWAYS);
+	CHECK_EQ_U64(p->mobike_policy.nallowed, 2);
+	CHECK(p->mobike_policy.allowed[0].net.s_addr == ip("198.19.0.0").s_addr &&
+	      p->mobike_policy.allowed[0].len == 16);
+	CHECK(p->mobike_policy.allowed[1].net.s_addr == ip("203.0.113.7").s_addr &&
+	      p->mobike_policy.allowed[1].len == 32);
+	vpngw_conf_clear(&c);
+
+	snprintf(text, sizeof(text), "%smobike = no\n", PSK_CONF);
+	CHECK(load(text, &c) == 0);
+	CHECK(!c.peers[0].mobike);
+	vpngw_conf_clear(&c);
+
+	snprintf(text, sizeof(text), "%smobike-return-routability = never\n", PSK_CONF);
+	CHECK(load(text, &c) == 0);
+	CHECK(c.peers[0].mobike_policy.rr == POLICY_MOBIKE_RR_NEVER);
+	vpngw_conf_clear(&c);
 }
 
 static void test_full_conf(void)
@@ -696,6 +736,20 @@ static void test_errors(void)
 		    "[peer mn] local-id: \"dn:XX=1\" is not a distinguished name: unknown "
 		    "attribute \"XX\""));
 	CHECK(v_bad("auth = psk\n", "", "vpngw.conf: [peer mn] auth: missing (required)"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike = perhaps\n", "vpngw.conf: [peer mn] "
+		    "mobike:"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike-nat = deny\n", "vpngw.conf: [peer mn] "
+		    "mobike-nat: \"deny\" is not one of: allow, refuse"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike-return-routability = sometimes\n",
+		    "vpngw.conf: [peer mn] mobike-return-routability: \"sometimes\" is not one of: "
+		    "new-address, always, never"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike-allowed = 198.19.0.1/16\n",
+		    "vpngw.conf: [peer mn] mobike-allowed: \"198.19.0.1/16\" is not a network"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike-allowed = 1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,"
+		    "4.0.0.0/8,5.0.0.0/8,6.0.0.0/8,7.0.0.0/8,8.0.0.0/8,9.0.0.0/8\n",
+		    "vpngw.conf: [peer mn] mobike-allowed: at most 8 prefixes"));
+	CHECK(v_bad("auth = psk\n", "auth = psk\nmobike = no\nmobike-nat = refuse\n",
+		    "vpngw.conf: [peer mn] mobike: no, but mobike-* keys are set"));
 	CHECK(v_bad("auth = psk\n", "auth = eap\n", "vpngw.conf: [peer mn] auth: \"eap\" is not "
 		    "one of: psk, cert"));
 	CHECK(v_bad("psk-file = text.psk\n", "", "vpngw.conf: [peer mn] psk-file: missing "
@@ -825,6 +879,7 @@ int main(void)
 	test_psk();
 	test_cert_files();
 	test_psk_conf();
+	test_mobike_conf();
 	test_full_conf();
 	test_errors();
 	test_load_file();

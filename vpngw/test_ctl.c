@@ -137,6 +137,18 @@ static void test_list(void)
 					       .dh = 31 };
 	sas[0].established = t0 - MM_SEC(12);
 	sas[0].rekey_at = t0 + MM_SEC(100);
+	/* MOBIKE: one move 3 s ago, from a public address to behind a NAT. */
+	sas[0].info.mobike = true;
+	sas[0].info.moves = 1;
+	sas[0].info.npeer_addrs = 1;
+	sas[0].info.peer_addrs[0] = ip("198.19.110.2");
+	sas[0].last_move.old_local = (struct ike_endpoint){ ip("198.19.0.2"), 4500 };
+	sas[0].last_move.old_remote = (struct ike_endpoint){ ip("198.19.100.2"), 4500 };
+	sas[0].last_move.new_local = (struct ike_endpoint){ ip("198.19.0.2"), 4500 };
+	sas[0].last_move.new_remote = (struct ike_endpoint){ ip("198.19.110.2"), 4501 };
+	sas[0].last_move.nat_remote = true;
+	sas[0].last_move.took = 12345678;            /* 12.345678 ms */
+	sas[0].last_move.at = t0 - MM_SEC(3);
 	sas[1].info.spi_i = 0x1111;
 	sas[1].info.spi_r = 0x2222;
 	sas[1].info.role = IKE_ROLE_RESPONDER;
@@ -174,6 +186,23 @@ static void test_list(void)
 	CHECK_STR(str(sa, "suite"), "aes128gcm16-prfsha256-x25519");
 	CHECK_STR(str(sa, "established_s"), "12");
 	CHECK_STR(str(sa, "rekey_in_s"), "100");
+	CHECK_STR(str(sa, "mobike"), "true");
+	CHECK_STR(str(sa, "moves"), "1");
+	CHECK_STR(str(sa, "rr_pending"), "false");
+	CHECK(jv_get(sa, "peer_addresses") && jv_get(sa, "peer_addresses")->n == 1 &&
+	      strcmp(jv_get(sa, "peer_addresses")->items[0]->str, "198.19.110.2") == 0);
+	c = jv_get(sa, "last_move");
+	CHECK(c && c->type == JV_OBJECT);
+	if (c && c->type == JV_OBJECT) {
+		CHECK_STR(str(c, "old_local"), "198.19.0.2:4500");
+		CHECK_STR(str(c, "old_remote"), "198.19.100.2:4500");
+		CHECK_STR(str(c, "new_local"), "198.19.0.2:4500");
+		CHECK_STR(str(c, "new_remote"), "198.19.110.2:4501");
+		CHECK_STR(str(c, "old_nat"), "none");
+		CHECK_STR(str(c, "nat"), "remote");
+		CHECK_STR(str(c, "took_ms"), "12.345");
+		CHECK_STR(str(c, "ago_s"), "3");
+	}
 	c = jv_get(sa, "child_sas");
 	CHECK(c && c->type == JV_ARRAY && c->n == 1);
 	if (c && c->n == 1) {
@@ -205,6 +234,9 @@ static void test_list(void)
 	CHECK_STR(str(sa, "inner_address"), "null");
 	CHECK_STR(str(sa, "established_s"), "null");
 	CHECK_STR(str(sa, "rekey_in_s"), "null");
+	CHECK_STR(str(sa, "mobike"), "false");
+	CHECK_STR(str(sa, "moves"), "0");
+	CHECK_STR(str(sa, "last_move"), "null");
 	CHECK(jv_get(sa, "child_sas") && jv_get(sa, "child_sas")->n == 0);
 	/* The second Child SA's IKE SA is not in the list. */
 	orph = jv_get(doc, "child_sas_without_ike_sa");
@@ -239,6 +271,10 @@ static void test_stats(void)
 	es.rx = 10;
 	es.cookies_sent = 3;
 	es.pool_exhausted = 2;
+	es.mobike_updates_rx = 5;
+	es.mobike_updates_refused = 1;
+	es.mobike_rr_failed = 2;
+	es.mobike_moves = 4;
 	dp = make_dp(&fd);
 	text = vpngw_ctl_stats_json(&es, 4, &p, dp);
 	doc = text ? jv_parse(text, NULL) : NULL;
@@ -250,10 +286,17 @@ static void test_stats(void)
 	      strcmp(str(ike, "auth_failures"), "0") == 0);
 	CHECK_STR(str(doc, "ike_sas"), "4");
 	CHECK_STR(str(doc, "child_sas"), "0");
+	ike = jv_get(doc, "mobike");
+	CHECK(ike && strcmp(str(ike, "updates_rx"), "5") == 0 &&
+	      strcmp(str(ike, "updates_refused"), "1") == 0 &&
+	      strcmp(str(ike, "rr_failed"), "2") == 0 && strcmp(str(ike, "moves"), "4") == 0 &&
+	      strcmp(str(ike, "updates_accepted"), "0") == 0);
 	pool = jv_get(doc, "pool");
 	CHECK(pool && strcmp(str(pool, "size"), "253") == 0 &&
 	      strcmp(str(pool, "in_use"), "7") == 0);
 	esp = jv_get(doc, "esp");
+	CHECK(esp && strcmp(str(esp, "other_source"), "0") == 0 &&
+	      strcmp(str(esp, "moves"), "0") == 0);
 	CHECK(esp && strcmp(str(esp, "in_packets"), "0") == 0 && jv_get(esp, "in_drops") &&
 	      strcmp(str(jv_get(esp, "in_drops"), "replay"), "0") == 0 &&
 	      strcmp(str(jv_get(esp, "in_drops"), "auth-failed"), "0") == 0);

@@ -53,6 +53,7 @@ static struct sock_dgram_meta ike_meta;
 static struct { uint32_t spi; bool hard; } expired[16];
 static int nexpired;
 static int activity_calls;
+static int activity_ba;        /* of those, for A's inbound SPI_BA */
 
 static void on_ike(void *user, const uint8_t *msg, size_t len, const struct sock_dgram_meta *m)
 {
@@ -76,9 +77,9 @@ static void on_expired(void *user, uint32_t spi_in, bool hard)
 static void on_activity(void *user, uint32_t spi_in, mm_time_ns now)
 {
 	(void)user;
-	(void)spi_in;
 	(void)now;
 	activity_calls++;
+	activity_ba += spi_in == SPI_BA;
 }
 
 static void enter(int fd)
@@ -752,6 +753,116 @@ static void test_selectors(void)
 	CHECK(sel_match(&l, p.dst, &p, p.dport));
 }
 
+/* MOBIKE (RFC 4555): an SA of a MOBIKE IKE SA does not follow ESP from a new source (3.8,
+ * RFC 4621 5.2.6), nor counts it as liveness (3.12); espdp_ike_move() moves every Child SA
+ * of the IKE SA at once (3.5); the mark goes to later Child SAs and across an IKE SA
+ * rekey, and leaves with the IKE SA. */
+static void test_mobike(void)
+{
+	struct ike_child_info a, b, a2, b2;
+	struct espdp_child va;
+	const struct espdp_stats *s = espdp_stats(dp_a);
+	struct ike_endpoint local = { ip("198.18.250.1"), 4500 };
+	struct ike_endpoint moved = { ip("198.18.250.2"), 4501 };
+	mm_time_ns now = clock_now(clock_monotonic());
+	uint64_t in0, moved0, other0, moves0;
+	struct esp_sa *f;
+	int other, act0;
+
+	make_pair(&a, &b, 20, 128, 0, SPI_AB, SPI_BA, 0);
+	CHECK(espdp_child_add(dp_a, &a, now) == 0);
+	CHECK(espdp_child_add(dp_b, &b, now) == 0);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && !va.mobike);
+	CHECK_EQ_U64(espdp_ike_set_mobike(dp_a, 0x1111, 0x2222), 1);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.mobike);
+	send_ping(40);
+	pump(100);
+	CHECK_EQ_U64(replies(), 1);
+
+	enter(ns_b);
+	{
+		struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(4501),
+					   .sin_addr = ip("198.18.250.2") };
+
+		other = sock_udp4_open(&any, 0);
+	}
+	enter(ns_a);
+	CHECK(other >= 0);
+	/* Authentic ESP from another port, more than a second after the last activity:
+	 * delivered, but neither followed nor liveness. */
+	usleep(1100 * 1000);
+	in0 = s->in_packets;
+	moved0 = s->peer_moved;
+	other0 = s->other_source;
+	act0 = activity_ba;
+	f = forger(&b, 100);
+	forge_send(f, "198.18.100.1", 41, 0, other);
+	pump(100);
+	CHECK_EQ_U64(s->in_packets - in0, 1);
+	CHECK_EQ_U64(s->other_source - other0, 1);
+	CHECK_EQ_U64(s->peer_moved, moved0);
+	CHECK_EQ_U64(activity_ba, act0);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.remote.port == 4500);
+	/* The echo reply went to the current pair (B's 4500), which decapsulated it. */
+	CHECK_EQ_U64(replies(), 1);
+	/* From the current address it is liveness again. */
+	forge_send(f, "198.18.100.1", 42, 0, udp_b);
+	pump(100);
+	CHECK_EQ_U64(activity_ba - act0, 1);
+	CHECK_EQ_U64(replies(), 1);
+
+	/* A Child SA created later in the same IKE SA is MOBIKE too; a move takes both. */
+	make_pair(&a2, &b2, 20, 128, 0, SPI_AB + 7, SPI_BA + 7, 0);
+	a2.ts_remote.ts[0] = ts("198.18.100.9", "198.18.100.9");
+	CHECK(espdp_child_add(dp_a, &a2, now) == 0);
+	CHECK(espdp_child_get(dp_a, SPI_BA + 7, &va) == 0 && va.mobike);
+	moves0 = s->moves;
+	CHECK_EQ_U64(espdp_ike_move(dp_a, 0x1111, 0x2222, &local, &moved, true, 0), 2);
+	CHECK_EQ_U64(espdp_ike_move(dp_a, 0x9999, 0x2222, &local, &moved, true, 0), 0);
+	CHECK_EQ_U64(s->moves - moves0, 2);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.remote.port == 4501 &&
+	      va.remote.addr.s_addr == moved.addr.s_addr && va.udp_encap);
+	CHECK(espdp_child_get(dp_a, SPI_BA + 7, &va) == 0 && va.remote.port == 4501);
+	/* Without UDP encapsulation ESP still goes to the peer's port 4500 (espdp.h). */
+	CHECK_EQ_U64(espdp_ike_move(dp_a, 0x1111, 0x2222, &local, &moved, false, 0), 2);
+	CHECK(espdp_child_get(dp_a, SPI_BA, &va) == 0 && va.remote.port == 4500);
+	CHECK_EQ_U64(espdp_ike_move(dp_a, 0x1111, 0x2222, &local, &moved, true, 0), 2);
+	/* Replies now go to 4501, where nobody decapsulates them. */
+	send_ping(43);
+	pump(100);
+	CHECK_EQ_U64(replies(), 0);
+	CHECK(wait_readable(other, 1000));
+
+	/* IKE SA rekey (RFC 7296 2.18): the mark moves with the Child SAs. */
+	CHECK_EQ_U64(espdp_child_reparent(dp_a, 0x1111, 0x2222, 0x3333, 0x4444), 2);
+	CHECK(espdp_child_del(dp_a, SPI_BA + 7) == 0);
+	a2.ike_spi_i = 0x3333;
+	a2.ike_spi_r = 0x4444;
+	CHECK(espdp_child_add(dp_a, &a2, now) == 0);
+	CHECK(espdp_child_get(dp_a, SPI_BA + 7, &va) == 0 && va.mobike);
+	/* The IKE SA goes: so does the mark (a new SA with that SPI is not MOBIKE). */
+	CHECK_EQ_U64(espdp_child_del_ike(dp_a, 0x3333, 0x4444), 2);
+	CHECK(espdp_child_add(dp_a, &a2, now) == 0);
+	CHECK(espdp_child_get(dp_a, SPI_BA + 7, &va) == 0 && !va.mobike);
+	CHECK(espdp_child_del(dp_a, SPI_BA + 7) == 0);
+	CHECK(espdp_child_del(dp_b, SPI_AB) == 0);
+	/* Keepalives from an address and interface of our choice (the current pair). */
+	{
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(4501),
+					  .sin_addr = ip("198.18.250.2") };
+		uint8_t buf[8];
+
+		while (sock_recv4(other, buf, sizeof(buf), NULL) >= 0)
+			;
+		CHECK(espdp_send_keepalive_via(dp_a, &to, ip("198.18.250.1"), 0) == 0);
+		CHECK(espdp_send_keepalive_via(dp_a, &to, ip("198.18.250.1"), -1) == -EINVAL);
+		CHECK(wait_readable(other, 1000));
+		CHECK(sock_recv4(other, buf, sizeof(buf), NULL) == 1 && buf[0] == 0xff);
+	}
+	esp_sa_free(f);
+	close(other);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_NOTICE);
@@ -760,6 +871,7 @@ int main(void)
 	setup_dp();
 	test_suites();
 	test_drops();
+	test_mobike();
 	test_outbound_drops();
 	test_rekey();
 	test_children();

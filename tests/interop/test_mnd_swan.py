@@ -16,8 +16,9 @@ Mobile IPv4 sends its requests into the void and touches nothing the VPN uses) a
 4. test_recovers_after_gateway_restart: charon is SIGKILLed (no DELETE) and started again;
    mnd's DPD (2 s) finds the peer dead, the SA goes, mnd initiates again with backoff and
    the tunnel is back: ping works again.
-5. test_move_reestablishes: wlan0 moves from ext-b to ext-a (behind NAT): mnd notices its
-   address gone and sets up a new IKE SA from the new address at once (no MOBIKE yet).
+5. test_move_reestablishes: with `mobike = no` in mnd, wlan0 moves from ext-b to ext-a
+   (behind NAT): mnd notices its address gone and sets up a new IKE SA from the new address
+   at once (the fallback for gateways without MOBIKE; MOBIKE moves: test_mobike.py).
 6. test_sigterm_deletes: SIGTERM makes mnd delete its IKE SA (charon sees it go), exit 0.
 7. test_psk_suites[suite]: the other three IKE/ESP suites of swan.SUITES with PSK: tunnel
    up, ping cn.
@@ -74,7 +75,7 @@ class Mnd:
     """Our mnd in mn, VPN part configured against the gateway on 198.19.0.2."""
 
     def __init__(self, env, topo, auth: str = "psk", suite: str = SUITE, pki=None,
-                 dpd: int = 2):
+                 dpd: int = 2, mobike: bool = True):
         self.topo = topo
         self.dir = Path(env.rundir) / "mnd"
         self.dir.mkdir(exist_ok=True)
@@ -98,6 +99,7 @@ class Mnd:
             f"remote-id = fqdn:{swan.GW_FQDN}\n"
             f"{a}ike = {ike}\nesp = {esp}\n"
             f"intranet = {swan.INTRANET}\n"
+            f"{'' if mobike else 'mobike = no'}\n"
             f"dpd-interval = {dpd}\n"
             f"status-file = {self.status}\n"
             f"keylog-file = {self.dir / 'ikev2_decryption_table'}\n")
@@ -178,9 +180,9 @@ def _agree(gw, st: dict) -> dict:
     return sa
 
 
-def _up(env, topo, ourmnd, auth="psk", pki=None, dpd=2, suite=SUITE):
+def _up(env, topo, ourmnd, auth="psk", pki=None, dpd=2, suite=SUITE, mobike=True):
     gw = env.charon("vpngw", "gw", swan.responder_conf(auth=auth, suite=suite), pki=pki)
-    m = ourmnd(env, topo, auth=auth, pki=pki, dpd=dpd, suite=suite)
+    m = ourmnd(env, topo, auth=auth, pki=pki, dpd=dpd, suite=suite, mobike=mobike)
     st = m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "the tunnel")
     assert ipaddress.ip_address(st["tia"]) in ipaddress.ip_network(swan.POOL), st
     sa = _agree(gw, st)
@@ -342,8 +344,10 @@ def test_recovers_after_gateway_restart(env, topo, ourmnd):
 
 
 def test_move_reestablishes(env, topo, ourmnd):
+    # MOBIKE off in mnd (`mobike = no`): the fallback, a new IKE SA from the new address.
+    # The MOBIKE moves themselves are tests/interop/test_mobike.py.
     topo.attach("wlan0", "ext-b")
-    gw, m, st, sa = _up(env, topo, ourmnd, dpd=30)
+    gw, m, st, sa = _up(env, topo, ourmnd, dpd=30, mobike=False)
     old = st["ike_spi_i"]
     t0 = time.monotonic()
     addr = topo.attach("wlan0", "ext-a")
