@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""Issue 5's benchmark: outage of a TCP stream and of a 10 ms ping (cn -> mn through the
+tunnel) per MOBIKE move (RFC 4555), with +20 ms RTT between mn's access network and the
+gateway; ours against strongSwan in the same harness, in one run.
+
+    sudo /usr/bin/python3 bench/mobike_outage.py [--build DIR] [--moves 6] [--delay-ms 10]
+         [--pairs ours,swan] [--json FILE] [--rundir DIR]
+
+Pairs: ours = our mnd (mn) <-> our vpngw; swan = charon initiator (mn, roam_events on, its
+default) <-> charon responder (vpngw, MOBIKE on). The configurations are those of
+tests/interop/test_mobike.py (RoamingMnd, Vpngw, swan.initiator_conf/responder_conf).
+
+Delay: Topology.emulate() on inet's end of the link to vpngw (inet/vpngw0), --delay-ms per
+direction, so every packet between ext-a/ext-b and the gateway (IKE and ESP alike) gets
++2 x delay RTT; checked with a ping rext-b -> vpngw before the moves.
+
+Each move is break-before-make, the same for both pairs (strongSwan moves only when its path
+goes away): mn's current interface is unplugged (Topology.detach: carrier loss, addresses
+flushed; "link change" = when detach returns), the other interface is plugged into ext-b
+(public addresses) and gets a DHCP lease ("address usable" = when Topology.attach returns:
+udhcpc's script has configured the address and the default route by then, attach checks
+the address on the interface). wlan0 and wwan0 alternate. Per move a fresh TCP stream
+(tests/interop/xfer.py, 2 MB/s, SHA-256 checked) spans just that move, so its longest
+arrival gap is that move's outage; the ping (cn, -i 0.01 -D) runs all along, its outage is
+the longest gap between consecutive reply arrivals that ends after the link change (from
+link change), and the first reply after the address was usable minus that moment (from
+address). The stream's outage "from address usable" is its gap minus the
+link-change -> address time (the stream ran until the link change: 2 MB/s, ms-spaced reads).
+After every move the IKE SPIs must be the ones of the start on both ends, else that round
+is marked invalid. ours also gives mnd's own MOBIKE exchange time (status last_move.took_ms).
+
+Needs root; builds and removes its own topology. Prints a Markdown table and RESULT lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
+sys.path.insert(0, str(HERE.parent / "tests" / "topology"))
+
+import swan  # noqa: E402
+import topo as topolib  # noqa: E402
+import xfer  # noqa: E402
+from test_mobike import RoamingMnd  # noqa: E402
+from test_mnd_swan import _spi  # noqa: E402
+from test_vpngw_swan import Vpngw  # noqa: E402
+
+RATE = 2_000_000
+PING_INTERVAL = 0.01
+IFACES = ("wlan0", "wwan0")
+
+
+class _Env:
+    def __init__(self, rundir: Path) -> None:
+        self.rundir = rundir
+        rundir.mkdir(parents=True, exist_ok=True)
+
+
+def _host(ep: str) -> str:
+    return ep.rsplit(":", 1)[0]
+
+
+class Ours:
+    name = "ours: mnd <-> vpngw"
+
+    def __init__(self, t, env):
+        self.gw = Vpngw(env, t)
+        self.m = RoamingMnd(env, t)
+        st = self.m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "tunnel")
+        if st.get("mobike") is not True:
+            raise RuntimeError(f"MOBIKE not negotiated: {st}")
+        self.inner = st["tia"]
+        self.spis = (_spi(st["ike_spi_i"]), _spi(st["ike_spi_r"]))
+
+    def moved(self, addr):
+        s = self.m.state()
+        if s.get("local_address") != addr or s.get("state") != "up" or s.get("probing"):
+            return None
+        g = [x for x in self.gw.sas() if _spi(x["spi_i"]) == self.spis[0]]
+        if len(g) != 1 or _host(g[0]["remote"]) != addr:
+            return None
+        return s
+
+    def spis_now(self):
+        s = self.m.state()
+        g = self.gw.sas()
+        return ((_spi(s["ike_spi_i"]), _spi(s["ike_spi_r"])),
+                [(_spi(x["spi_i"]), _spi(x["spi_r"])) for x in g])
+
+    def took_ms(self, s):
+        return float((s.get("last_move") or {}).get("took_ms", "nan"))
+
+    def stop(self):
+        self.m.stop()
+        self.gw.stop()
+
+
+class Swan:
+    name = "strongSwan: charon <-> charon"
+
+    def __init__(self, t, env):
+        self.gw = swan.Charon(t, "vpngw", env.rundir, "gw",
+                              swan.responder_conf(auth="psk", suite="aes128gcm16")).start()
+        self.mn = swan.Charon(t, "mn", env.rundir, "mn",
+                              swan.initiator_conf(auth="psk", suite="aes128gcm16")).start()
+        self.mn.initiate("vpn")
+        sa = self.mn.ike_sa("vpn")
+        self.inner = swan.virtual_ip(sa)
+        self.spis = (_spi(sa["initiator-spi"]), _spi(sa["responder-spi"]))
+
+    def moved(self, addr):
+        try:
+            s = self.mn.ike_sa("vpn")
+            g = [x for x in self.gw.list_sas() if x.get("state") == "ESTABLISHED"]
+        except (AssertionError, OSError):
+            return None
+        if s.get("local-host") != addr or len(g) != 1 or g[0].get("remote-host") != addr:
+            return None
+        return s
+
+    def spis_now(self):
+        s = self.mn.ike_sa("vpn")
+        g = [x for x in self.gw.list_sas() if x.get("state") == "ESTABLISHED"]
+        return ((_spi(s["initiator-spi"]), _spi(s["responder-spi"])),
+                [(_spi(x["initiator-spi"]), _spi(x["responder-spi"])) for x in g])
+
+    def took_ms(self, s):  # noqa: ARG002
+        return None
+
+    def stop(self):
+        self.mn.stop()
+        self.gw.stop()
+
+
+def _ping_replies(path: Path, off: float) -> list[float]:
+    """Monotonic arrival times of the ping replies (ping -D prints wall-clock time)."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=\d+", line)
+        if m:
+            out.append(float(m.group(1)) - off)
+    return out
+
+
+def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
+    env = _Env(rundir)
+    for i in IFACES:
+        t.detach(i)
+    cur = "wlan0"
+    t.attach(cur, "ext-b")
+    p = cls(t, env)
+    res = {"pair": p.name, "moves": []}
+    plog = rundir / "ping.log"
+    off = time.time() - time.monotonic()
+    with open(plog, "w") as f:
+        ping = t.spawn("cn", ["ping", "-n", "-D", "-i", f"{PING_INTERVAL:g}", "-W", "1",
+                              p.inner], stdout=f, stderr=f)
+    try:
+        time.sleep(1)
+        for k in range(moves):
+            new = IFACES[(k + 1) % 2]
+            x = xfer.Transfer(t, rundir, p.inner, rate=RATE, name=f"move{k}").start()
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            t.detach(cur)
+            t_link = time.monotonic()
+            addr = t.attach(new, "ext-b")
+            t_addr = time.monotonic()
+            deadline = t_addr + 30
+            s = None
+            while s is None and time.monotonic() < deadline:
+                s = p.moved(addr)
+                if s is None:
+                    time.sleep(0.02)
+            t_seen = time.monotonic()
+            r0 = x.received()
+            while x.received() < r0 + RATE // 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            x.stop()
+            try:
+                xr = x.check(timeout=30, min_bytes=RATE)
+                err = None
+            except AssertionError as e:
+                xr, err = {"max_gap_ms": float("nan")}, str(e)[:200]
+            own, gws = p.spis_now()
+            valid = s is not None and own == p.spis and gws == [p.spis] and err is None
+            replies = _ping_replies(plog, off)
+            # the longest gap between consecutive replies that ends after the link change
+            # and starts before the move was seen on both ends
+            gaps = [(b - a) for a, b in zip(replies, replies[1:]) if b > t0 and a < t_seen]
+            pgap = max(gaps) * 1000 if gaps else float("nan")
+            first_after_addr = [r for r in replies if r >= t_addr]
+            link_to_addr = (t_addr - t_link) * 1000
+            m = {"move": f"{cur} -> {new} ({addr})", "valid": valid,
+                 "link_to_addr_ms": round(link_to_addr, 1),
+                 "seen_after_addr_ms": round((t_seen - t_addr) * 1000, 1) if s else None,
+                 "tcp_outage_link_ms": round(xr["max_gap_ms"], 1),
+                 "tcp_outage_addr_ms": round(xr["max_gap_ms"] - link_to_addr, 1),
+                 "ping_outage_link_ms": round(pgap, 1),
+                 "ping_outage_addr_ms": round((first_after_addr[0] - t_addr) * 1000, 1)
+                 if first_after_addr else None,
+                 "mobike_exchange_ms": p.took_ms(s) if s else None,
+                 "spis": {"start": p.spis, "client": own, "gateway": gws}}
+            if err:
+                m["stream_error"] = err
+            if not valid:
+                m["invalid"] = "SPIs changed or move not seen or stream broken"
+            res["moves"].append(m)
+            print(f"{p.name} move {k + 1} {m['move']}: link->addr {m['link_to_addr_ms']} ms, "
+                  f"TCP outage {m['tcp_outage_link_ms']} ms from link / "
+                  f"{m['tcp_outage_addr_ms']} ms from address, ping "
+                  f"{m['ping_outage_link_ms']} / {m['ping_outage_addr_ms']} ms, MOBIKE "
+                  f"exchange {m['mobike_exchange_ms']} ms, "
+                  f"{'same SPIs' if valid else 'INVALID: ' + m['invalid']}", flush=True)
+            cur = new
+            time.sleep(0.5)
+    finally:
+        ping.terminate()
+        ping.wait(timeout=5)
+        p.stop()
+    ok = [m for m in res["moves"] if m["valid"]]
+    res["valid_moves"] = len(ok)
+    summ = {}
+    for key in ("tcp_outage_addr_ms", "tcp_outage_link_ms", "ping_outage_addr_ms",
+                "ping_outage_link_ms", "link_to_addr_ms", "mobike_exchange_ms"):
+        v = [m[key] for m in ok if m.get(key) is not None and m[key] == m[key]]
+        if v:
+            summ[key] = {"median": round(statistics.median(v), 1), "min": min(v),
+                         "max": max(v), "median_rtts": round(statistics.median(v) / rtt, 2)}
+    res["summary"] = summ
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="/tmp/b-mobikebench")
+    ap.add_argument("--moves", type=int, default=6)
+    ap.add_argument("--delay-ms", type=float, default=10.0)
+    ap.add_argument("--pairs", default="ours,swan")
+    ap.add_argument("--json")
+    ap.add_argument("--rundir")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (network namespaces)", file=sys.stderr)
+        return 2
+    for var, rel in (("MM_VPNGW", "vpngw/vpngw"), ("MM_GWCTL", "vpngw/gwctl"),
+                     ("MM_MND", "mnd/mnd"), ("MM_LINKEMU", "tests/linkemu/linkemu")):
+        os.environ.setdefault(var, str(Path(a.build) / rel))
+    rundir = Path(a.rundir or tempfile.mkdtemp(prefix="mobike-outage-", dir="/tmp"))
+    os.chmod(rundir, 0o755)
+    topolib.sweep()
+    t = topolib.Topology(rundir=str(rundir / "topo"))
+    t.build()
+    out = {"delay_ms_per_direction": a.delay_ms, "pairs": []}
+    rtt = 2 * a.delay_ms
+    try:
+        t.attach("wlan0", "ext-b")
+        base = t.ping_stats("rext-b", t.addr("vpngw"), count=5, interval=0.2)
+        t.emulate("inet", "vpngw0", delay_ms=a.delay_ms)
+        time.sleep(0.5)
+        emu = t.ping_stats("rext-b", t.addr("vpngw"), count=5, interval=0.2)
+        out["rtt_ms"] = {"before": base.get("rtt_avg"), "with_emulation": emu.get("rtt_avg")}
+        print(f"RTT rext-b -> vpngw (avg ms): {out['rtt_ms']}", flush=True)
+        kinds = {"ours": Ours, "swan": Swan}
+        for name in a.pairs.split(","):
+            r = run_pair(kinds[name], t, rundir / name, a.moves, rtt)
+            out["pairs"].append(r)
+            print("RESULT " + json.dumps({"pair": r["pair"], "valid_moves": r["valid_moves"],
+                                          **r["summary"]}), flush=True)
+    finally:
+        t.teardown()
+    print()
+    print("| pair | valid moves | TCP outage from address, ms (median, min-max) | RTTs | "
+          "TCP from link change, ms | ping from address, ms | ping from link change, ms | "
+          "link -> address, ms | MOBIKE exchange, ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in out["pairs"]:
+        s = r["summary"]
+
+        def c(k):
+            if k not in s:
+                return "-"
+            return f"{s[k]['median']} ({s[k]['min']}-{s[k]['max']})"
+        rt = s.get("tcp_outage_addr_ms", {}).get("median_rtts", "-")
+        print(f"| {r['pair']} | {r['valid_moves']}/{len(r['moves'])} | "
+              f"{c('tcp_outage_addr_ms')} | {rt} | {c('tcp_outage_link_ms')} | "
+              f"{c('ping_outage_addr_ms')} | {c('ping_outage_link_ms')} | "
+              f"{c('link_to_addr_ms')} | {c('mobike_exchange_ms')} |")
+    print(f"target: {rtt:g} ms RTT + 5 ms = {rtt + 5:g} ms; run directory {rundir}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
