@@ -21,10 +21,14 @@ flushed; "link change" = when detach returns), the other interface is plugged in
 udhcpc's script has configured the address and the default route by then, attach checks
 the address on the interface). wlan0 and wwan0 alternate. Per move a fresh TCP stream
 (tests/interop/xfer.py, 2 MB/s, SHA-256 checked) spans just that move, so its longest
-arrival gap is that move's outage; the ping (cn, -i 0.01 -D) runs all along, its outage is
-the longest gap between consecutive reply arrivals that ends after the link change (from
-link change), and the first reply after the address was usable minus that moment (from
-address). The stream's outage "from address usable" is its gap minus the
+arrival gap is that move's outage; the 10 ms probe (bench/udpprobe.py: numbered UDP
+datagrams cn -> mn's inner address on an absolute 10 ms schedule, arrival times logged in mn,
+echoed back; not `ping -i 0.01`, which sends every ~16 ms here) runs all along: its outage
+is the longest gap between consecutive arrivals at mn that ends after the link change (from
+link change), and the first arrival at mn after the address was usable minus that moment
+(from address: the receiver's view; the ideal is 1 RTT — the update to the gateway, the
+first datagram back — plus the up to 10 ms until the next datagram passes the gateway);
+"echo from address" is the same for the first echo back at cn (+0.5 RTT). The stream's outage "from address usable" is its gap minus the
 link-change -> address time (the stream ran until the link change: 2 MB/s, ms-spaced reads).
 After every move the IKE SPIs must be the ones of the start on both ends, else that round
 is marked invalid. ours also gives mnd's own MOBIKE exchange time (status last_move.took_ms).
@@ -142,13 +146,16 @@ class Swan:
         self.gw.stop()
 
 
-def _ping_replies(path: Path, off: float) -> list[float]:
-    """Monotonic arrival times of the ping replies (ping -D prints wall-clock time)."""
+def _probe_times(path: Path) -> list[float]:
+    """Monotonic arrival times logged by bench/udpprobe.py."""
     out = []
     for line in path.read_text(errors="replace").splitlines():
-        m = re.match(r"\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=\d+", line)
-        if m:
-            out.append(float(m.group(1)) - off)
+        f = line.split()
+        if len(f) == 2:
+            try:
+                out.append(float(f[0]))
+            except ValueError:
+                pass
     return out
 
 
@@ -160,11 +167,15 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
     t.attach(cur, "ext-b")
     p = cls(t, env)
     res = {"pair": p.name, "moves": []}
-    plog = rundir / "ping.log"
-    off = time.time() - time.monotonic()
-    with open(plog, "w") as f:
-        ping = t.spawn("cn", ["ping", "-n", "-D", "-i", f"{PING_INTERVAL:g}", "-W", "1",
-                              p.inner], stdout=f, stderr=f)
+    # The 10 ms probe (bench/udpprobe.py): cn sends to mn's inner address, mn logs each
+    # arrival and echoes it; cn logs the echoes.
+    rlog, elog = rundir / "probe-mn.log", rundir / "probe-cn.log"
+    probe = str(HERE / "udpprobe.py")
+    prx = t.spawn("mn", ["/usr/bin/python3", probe, "recv", "--port", "5005", "--log",
+                         str(rlog)])
+    time.sleep(0.3)
+    ping = t.spawn("cn", ["/usr/bin/python3", probe, "send", "--dst", p.inner, "--port",
+                          "5005", "--interval", f"{PING_INTERVAL:g}", "--log", str(elog)])
     try:
         time.sleep(1)
         for k in range(moves):
@@ -195,12 +206,14 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
                 xr, err = {"max_gap_ms": float("nan")}, str(e)[:200]
             own, gws = p.spis_now()
             valid = s is not None and own == p.spis and gws == [p.spis] and err is None
-            replies = _ping_replies(plog, off)
-            # the longest gap between consecutive replies that ends after the link change
-            # and starts before the move was seen on both ends
-            gaps = [(b - a) for a, b in zip(replies, replies[1:]) if b > t0 and a < t_seen]
+            arrivals = _probe_times(rlog)
+            echoes = _probe_times(elog)
+            # the longest gap between consecutive arrivals at mn that ends after the link
+            # change and starts before the move was seen on both ends
+            gaps = [(b - a) for a, b in zip(arrivals, arrivals[1:]) if b > t0 and a < t_seen]
             pgap = max(gaps) * 1000 if gaps else float("nan")
-            first_after_addr = [r for r in replies if r >= t_addr]
+            first_after_addr = [r for r in arrivals if r >= t_addr]
+            echo_after_addr = [r for r in echoes if r >= t_addr]
             link_to_addr = (t_addr - t_link) * 1000
             m = {"move": f"{cur} -> {new} ({addr})", "valid": valid,
                  "link_to_addr_ms": round(link_to_addr, 1),
@@ -210,6 +223,8 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
                  "ping_outage_link_ms": round(pgap, 1),
                  "ping_outage_addr_ms": round((first_after_addr[0] - t_addr) * 1000, 1)
                  if first_after_addr else None,
+                 "echo_outage_addr_ms": round((echo_after_addr[0] - t_addr) * 1000, 1)
+                 if echo_after_addr else None,
                  "mobike_exchange_ms": p.took_ms(s) if s else None,
                  "spis": {"start": p.spis, "client": own, "gateway": gws}}
             if err:
@@ -226,14 +241,16 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             cur = new
             time.sleep(0.5)
     finally:
-        ping.terminate()
-        ping.wait(timeout=5)
+        for q in (ping, prx):
+            q.terminate()
+            q.wait(timeout=5)
         p.stop()
     ok = [m for m in res["moves"] if m["valid"]]
     res["valid_moves"] = len(ok)
     summ = {}
     for key in ("tcp_outage_addr_ms", "tcp_outage_link_ms", "ping_outage_addr_ms",
-                "ping_outage_link_ms", "link_to_addr_ms", "mobike_exchange_ms"):
+                "ping_outage_link_ms", "echo_outage_addr_ms", "link_to_addr_ms",
+                "mobike_exchange_ms"):
         v = [m[key] for m in ok if m.get(key) is not None and m[key] == m[key]]
         if v:
             summ[key] = {"median": round(statistics.median(v), 1), "min": min(v),
@@ -282,9 +299,10 @@ def main() -> int:
         t.teardown()
     print()
     print("| pair | valid moves | TCP outage from address, ms (median, min-max) | RTTs | "
-          "TCP from link change, ms | ping from address, ms | ping from link change, ms | "
+          "TCP from link change, ms | 10 ms probe from address, ms | RTTs | "
+          "probe echo from address, ms | probe from link change, ms | "
           "link -> address, ms | MOBIKE exchange, ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in out["pairs"]:
         s = r["summary"]
 
@@ -293,9 +311,11 @@ def main() -> int:
                 return "-"
             return f"{s[k]['median']} ({s[k]['min']}-{s[k]['max']})"
         rt = s.get("tcp_outage_addr_ms", {}).get("median_rtts", "-")
+        pr = s.get("ping_outage_addr_ms", {}).get("median_rtts", "-")
         print(f"| {r['pair']} | {r['valid_moves']}/{len(r['moves'])} | "
               f"{c('tcp_outage_addr_ms')} | {rt} | {c('tcp_outage_link_ms')} | "
-              f"{c('ping_outage_addr_ms')} | {c('ping_outage_link_ms')} | "
+              f"{c('ping_outage_addr_ms')} | {pr} | {c('echo_outage_addr_ms')} | "
+              f"{c('ping_outage_link_ms')} | "
               f"{c('link_to_addr_ms')} | {c('mobike_exchange_ms')} |")
     print(f"target: {rtt:g} ms RTT + 5 ms = {rtt + 5:g} ms; run directory {rundir}")
     if a.json:

@@ -16,7 +16,8 @@
 static const char *const known_keys[] = {
 	"address", "home-interface", "home-prefix", "max-lifetime", "keys-file", "state-file",
 	"control-socket", "tunnel-device", "udp-tunnelling", "keepalive-interval",
-	"handover-replay-ms", "handover-replay-bytes", "handover-replay-rtt-ms", NULL,
+	"handover-replay-ms", "handover-replay-bytes", "handover-replay-rtt-ms", "trusted-networks",
+	NULL,
 };
 
 static const char *const known_groups[] = { HA_CONF_GROUP, NULL };
@@ -36,6 +37,69 @@ static void bad(const struct cfg *c, const char *key, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	LOG_ERROR(&lg, "%s: [%s] %s: %s", c->path, HA_CONF_GROUP, key, why);
+}
+
+/* trusted-networks (RFC 5265 §4.3): "MUST be configured with a list of trusted IP subnets
+ * (containing only addresses from the internal network), with no subnets being trusted by
+ * default". Absent: 1, nothing set. A /0 would trust the whole Internet and so defeat the
+ * check: refused, as is a prefix with host bits set (the same rule as home-prefix). */
+static int get_trusted(const struct cfg *c, struct ha_conf *conf)
+{
+	static const char *const K = "trusted-networks";
+	char **items = NULL;
+	size_t n = 0;
+	char net[ADDR4_STRLEN];
+	int rc;
+
+	rc = cfg_get_string_list(c, HA_CONF_GROUP, K, CFG_OPTIONAL, NULL, &items, &n);
+	if (rc != 0 || !items)
+		return rc < 0 ? rc : 1;
+	if (n > HA_TRUSTED_MAX) {
+		bad(c, K, "%zu prefixes; at most %d are supported", n, HA_TRUSTED_MAX);
+		rc = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ha_prefix *p = &conf->trusted[i];
+		int prc = prefix4_parse(items[i], &p->net, &p->plen);
+
+		if (prc < 0) {
+			bad(c, K, "\"%s\" is not an IPv4 prefix (a.b.c.d/len)", items[i]);
+			rc = -EINVAL;
+		} else if (prc > 0) {
+			bad(c, K, "%s has host bits set; the network is %s/%u", items[i],
+			    addr4_str(prefix4_network(p->net, p->plen), net), p->plen);
+			rc = -EINVAL;
+		} else if (p->plen == 0) {
+			bad(c, K, "%s would trust every source address (RFC 5265 section 4.3: only "
+			    "addresses of the internal network)", items[i]);
+			rc = -EINVAL;
+		}
+		if (rc < 0)
+			goto out;
+	}
+	conf->ntrusted = (unsigned)n;
+out:
+	g_strfreev(items);
+	return rc;
+}
+
+/* The mobile node deregisters from the home link with its home address as source (RFC
+ * 5944 §3.6.1.1): with trusted networks that leave the home prefix out, those requests are
+ * dropped. Legal (the operator may want it), but worth a line. */
+static void warn_home_untrusted(const struct cfg *c, const struct ha_conf *conf)
+{
+	struct logger lg;
+	char n[ADDR4_STRLEN];
+
+	for (unsigned i = 0; i < conf->ntrusted; i++)
+		if (conf->trusted[i].plen <= conf->home_plen &&
+		    prefix4_contains(conf->trusted[i].net, conf->trusted[i].plen, conf->home_net))
+			return;
+	logger_init(&lg, "%s", g_get_prgname() ? g_get_prgname() : "ha");
+	LOG_WARNING(&lg, "%s: [%s] trusted-networks: home-prefix %s/%u is not inside any of "
+		    "them: deregistrations sent from the home link will be dropped", c->path,
+		    HA_CONF_GROUP, addr4_str(conf->home_net, n), conf->home_plen);
 }
 
 void ha_conf_clear(struct ha_conf *c)
@@ -112,6 +176,8 @@ int ha_conf_load(const char *path, struct ha_conf *out)
 			       HA_REPLAY_RTT_MS_DEFAULT, &v)) < 0)
 		goto fail;
 	conf.replay_rtt_ms = v;
+	if ((rc = get_trusted(&c, &conf)) < 0)
+		goto fail;
 	if (conf.home_plen < 8 || conf.home_plen > 30) {
 		bad(&c, "home-prefix", "%s/%u: the prefix length must be 8..30",
 		    addr4_str(conf.home_net, n), conf.home_plen);
@@ -130,6 +196,8 @@ int ha_conf_load(const char *path, struct ha_conf *out)
 		rc = -EINVAL;
 		goto fail;
 	}
+	if (conf.ntrusted)
+		warn_home_untrusted(&c, &conf);
 	cfg_free(&c);
 	*out = conf;
 	return 0;

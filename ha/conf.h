@@ -16,6 +16,11 @@
  *	handover-replay-rtt-ms  the longest round trip to a care-of address the replay
  *	                    covers; it starts that long before the last packet
  *	                    that came back through the old tunnel                  (150)
+ *	trusted-networks    internal home agent (RFC 5265 §4.3): comma-separated
+ *	                    prefixes a.b.c.d/len (1..32, no host bits), at most
+ *	                    HA_TRUSTED_MAX; requests from other sources are dropped,
+ *	                    replies carry the Trusted Networks Configured extension
+ *	                                                   (absent: no check, no TNC)
  *
  * Any error prints ONE line naming the file, the group and the key, and the load fails with
  * -EINVAL; the daemon then exits 1.
@@ -49,6 +54,8 @@ struct ha_conf {
 	unsigned replay_ms;
 	unsigned replay_bytes;
 	unsigned replay_rtt_ms;
+	unsigned ntrusted;                       /* 0: trusted-networks not set */
+	struct ha_prefix trusted[HA_TRUSTED_MAX];
 };
 
 int ha_conf_load(const char *path, struct ha_conf *out);

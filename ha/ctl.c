@@ -74,6 +74,7 @@ char *ha_ctl_stats_json(const struct ha_engine *ha, const struct ha_dp_stats *dp
 	json_kv_uint(&j, "dropped_malformed", s->dropped_malformed);
 	json_kv_uint(&j, "dropped_unauthenticated", s->dropped_unauthenticated);
 	json_kv_uint(&j, "unknown_spi", s->dropped_unknown_spi);
+	json_kv_uint(&j, "dropped_untrusted", s->dropped_untrusted);
 	json_kv_uint(&j, "auth_failures", s->auth_failures);
 	json_kv_uint(&j, "replays", s->replays);
 	json_kv_uint(&j, "stale_identification", s->stale_ident);
@@ -99,6 +100,12 @@ char *ha_ctl_stats_json(const struct ha_engine *ha, const struct ha_dp_stats *dp
 		json_kv_uint(&j, "reverse_write_errors", dp->rev_write_errors);
 		json_kv_uint(&j, "keepalives_answered", dp->keepalives);
 		json_kv_uint(&j, "handover_replayed_packets", dp->replayed_packets);
+		json_kv_uint(&j, "pmtu_learned", dp->pmtu_learned);
+		json_kv_uint(&j, "too_big_dropped", dp->too_big_dropped);
+		json_kv_uint(&j, "too_big_fragmented", dp->too_big_fragmented);
+		json_kv_uint(&j, "frag_needed_sent", dp->frag_needed_sent);
+		json_kv_uint(&j, "frag_needed_rate_limited", dp->frag_needed_limited);
+		json_kv_uint(&j, "frag_needed_refused", dp->frag_needed_refused);
 		json_kv_uint(&j, "log_lines_suppressed", dp->log_suppressed);
 		json_end_object(&j);
 	}

@@ -9,10 +9,11 @@
  *	       "ADDR:PORT" for UDP tunnelling (RFC 3519).
  *	stats  {"requests":..,"accepted":..,"deregistrations":..,"expired":..,"denied":..,
  *	        "denied_by_code":{"131":1},"dropped_malformed":..,"dropped_unauthenticated":..,
- *	        "unknown_spi":..,"auth_failures":..,"replays":..,"stale_identification":..,
+ *	        "unknown_spi":..,"dropped_untrusted":..,"auth_failures":..,"replays":..,"stale_identification":..,
  *	        "keepalives":..,"keepalives_refused":..,"bindings":..,"mobile_nodes":..,
  *	        "datapath":{...}}
- *	       accepted + denied = Registration Replies sent.
+ *	       accepted + denied = Registration Replies sent. dropped_untrusted: datagrams
+ *	       from outside trusted-networks (RFC 5265 §4.3; always 0 when it is not set).
  */
 #ifndef MM_HA_CTL_H
 #define MM_HA_CTL_H

@@ -2,6 +2,7 @@
 #include "ha/datapath.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "common/ratelimit.h"
 #include "common/sock.h"
 #include "daemon/droplog.h"
+#include "ha/pmtu.h"
 #include "ha/replay.h"
 #include "mip4/tunnel.h"
 
@@ -47,6 +49,11 @@ struct ha_datapath {
 	size_t replay_max_bytes;
 	unsigned replay_idx[HA_REPLAY_SLOTS_DEFAULT];
 	uint8_t ka_reply[MIP4_UDP_TUNNEL_OVERHEAD + MIP4_IPV4_MAX];
+	/* Tunnel path MTU (RFC 2003 §5.1) */
+	int mtu_fd;                    /* UDP, connect()ed to an endpoint to read IP_MTU */
+	struct ha_pmtu_cache pmtu;
+	struct ha_pmtu_rl icmp_rl;
+	uint8_t icmp[HA_PMTU_ICMP_MAX];
 };
 
 /* Drop lines, rate-limited (daemon/droplog.h; RFC 3519 §3.3: "not excessive"). */
@@ -66,6 +73,7 @@ int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 	if (!dp)
 		return -ENOMEM;
 	logger_init(&dp->log, "ha[data]");
+	dp->mtu_fd = -1;
 	dp->fwd_pool = malloc((size_t)BATCH * FWD_BUFSIZE);
 	dp->rev_pool = malloc((size_t)REV_BATCH * REV_BUFSIZE);
 	if (!dp->fwd_pool || !dp->rev_pool) {
@@ -92,6 +100,12 @@ int ha_datapath_new(struct ha_engine *ha, int tun_fd, int raw_fd, int udp_fd,
 	dp->changed = changed;
 	dp->user = user;
 	ratelimit_init(&dp->drop_rl);
+	ha_pmtu_cache_init(&dp->pmtu);
+	ha_pmtu_rl_init(&dp->icmp_rl);
+	dp->mtu_fd = sock_udp4_open(NULL, 0);
+	if (dp->mtu_fd < 0)
+		LOG_WARNING(&dp->log, "no socket to read tunnel path MTUs (%s): packets too big "
+			    "for a tunnel are dropped without ICMP", strerror(-dp->mtu_fd));
 	*out = dp;
 	return 0;
 }
@@ -100,6 +114,8 @@ void ha_datapath_free(struct ha_datapath *dp)
 {
 	if (!dp)
 		return;
+	if (dp->mtu_fd >= 0)
+		close(dp->mtu_fd);
 	free(dp->fwd_pool);
 	free(dp->rev_pool);
 	ha_replay_free(dp->replay);
@@ -111,8 +127,114 @@ const struct ha_dp_stats *ha_datapath_stats(const struct ha_datapath *dp)
 	return dp ? &dp->st : NULL;
 }
 
-/* Send slot[0..count) of b, skipping slots the kernel refuses. */
-static void flush(struct ha_datapath *dp, int fd, struct sock_batch *b)
+/* --- tunnel path MTU (RFC 2003 §5.1, RFC 1191) ----------------------------------------- */
+
+/* The kernel's path MTU to ep (its route, with the PMTU it learnt from ICMP "fragmentation
+ * needed" about our outer packets), remembered for HA_PMTU_AGE. 0 if it cannot be read. A
+ * fresh connect() each time: it looks the route up again, the cached one may be stale. */
+static unsigned pmtu_learn(struct ha_datapath *dp, struct in_addr ep)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(int);
+	int mtu = 0;
+
+	if (dp->mtu_fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr = ep;
+	sa.sin_port = htons(434);
+	if (connect(dp->mtu_fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockopt(dp->mtu_fd, IPPROTO_IP, IP_MTU, &mtu, &len) < 0 || mtu <= 0)
+		return 0;
+	ha_pmtu_cache_learn(&dp->pmtu, ep, (unsigned)mtu, clock_now(clock_monotonic()));
+	dp->st.pmtu_learned++;
+	return (unsigned)mtu;
+}
+
+/* pkt[0, n) (an inner IPv4 packet with DF) does not fit the tunnel to ep whose path MTU is
+ * pmtu: drop it and tell its source (RFC 2003 §5.1, RFC 792 type 3 code 4, RFC 1191 §4),
+ * rate-limited (RFC 1812 §4.3.2.8). */
+static void too_big(struct ha_datapath *dp, const uint8_t *pkt, size_t n, struct in_addr ep,
+		    unsigned pmtu, unsigned overhead)
+{
+	uint16_t mtu = ha_pmtu_next_hop_mtu(pmtu, overhead);
+	struct mip4_ipv4_info ip;
+	struct sockaddr_in to;
+	char a[ADDR4_STRLEN], e[ADDR4_STRLEN];
+	struct writer w;
+	ssize_t rc;
+	int len;
+
+	dp->st.too_big_dropped++;
+	/* Without DF the outer packet had none either: not a path MTU refusal. */
+	if (mip4_ipv4_parse(pkt, n, &ip) < 0 || !ip.df) {
+		dp->st.frag_needed_refused++;
+		return;
+	}
+	if (!ha_pmtu_rl_allow(&dp->icmp_rl, clock_now(clock_monotonic()))) {
+		dp->st.frag_needed_limited++;
+		return;
+	}
+	writer_init(&w, dp->icmp, sizeof(dp->icmp));
+	len = ha_pmtu_frag_needed_build(&w, dp->ha_addr, pkt, n, mtu, dp->ip_id++);
+	if (len < 0) {
+		dp->st.frag_needed_refused++;
+		drop_log(dp, "packet from %s of %zu bytes does not fit the tunnel to %s (path MTU "
+			 "%u), no ICMP about it (RFC 1122 section 3.2.2)", addr4_str(ip.src, a), n,
+			 addr4_str(ep, e), pmtu);
+		return;
+	}
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr = ip.src;
+	rc = sock_send4(dp->raw_fd, dp->icmp, (size_t)len, &to, NULL, 0);
+	if (rc < 0) {
+		dp->st.frag_needed_refused++;
+		drop_log(dp, "cannot send fragmentation needed to %s: %s", addr4_str(ip.src, a),
+			 strerror((int)-rc));
+		return;
+	}
+	dp->st.frag_needed_sent++;
+	drop_log(dp, "packet from %s of %zu bytes with DF does not fit the tunnel to %s (path "
+		 "MTU %u): sent fragmentation needed, MTU %u (RFC 2003 section 5.1)",
+		 addr4_str(ip.src, a), n, addr4_str(ep, e), pmtu, mtu);
+}
+
+/* Checked before encapsulation: may pkt[0, n) go through b's tunnel? */
+static bool pmtu_fits(struct ha_datapath *dp, const struct mip4_binding *b,
+		      const uint8_t *pkt, size_t n)
+{
+	unsigned overhead = b->encap == MIP4_ENCAP_IPIP ? HA_PMTU_OVERHEAD_IPIP
+							: HA_PMTU_OVERHEAD_UDP;
+	struct mip4_ipv4_info ip;
+	unsigned pmtu;
+
+	if (dp->pmtu.n == 0)
+		return true;
+	pmtu = ha_pmtu_cache_get(&dp->pmtu, b->ep_addr, clock_now(clock_monotonic()));
+	if (pmtu == 0 || n + overhead <= pmtu || mip4_ipv4_parse(pkt, n, &ip) < 0)
+		return true;    /* fits, unknown, or fwd_queue's encoder refuses it */
+	switch (ha_pmtu_check(n, ip.df, pmtu, overhead)) {
+	case HA_PMTU_TOO_BIG_DF:
+		too_big(dp, pkt, n, b->ep_addr, pmtu, overhead);
+		return false;
+	case HA_PMTU_TOO_BIG:
+		/* RFC 2003 §5.1: no DF, so the outer packet (DF copied: clear) may be
+		 * fragmented; the kernel does it. */
+		dp->st.too_big_fragmented++;
+		return true;
+	case HA_PMTU_FITS:
+		break;
+	}
+	return true;
+}
+
+/* Send slot[0..count) of b, skipping slots the kernel refuses. Each slot's data is the
+ * inner packet after `skip` bytes of encapsulation; `overhead` is what the encapsulation
+ * adds on the wire (pmtu.h). */
+static void flush(struct ha_datapath *dp, int fd, struct sock_batch *b, size_t skip,
+		  unsigned overhead)
 {
 	unsigned first = 0;
 
@@ -122,6 +244,26 @@ static void flush(struct ha_datapath *dp, int fd, struct sock_batch *b)
 		if (n > 0) {
 			first += (unsigned)n;
 			continue;
+		}
+		if (n == -EMSGSIZE) {
+			/* The kernel knows a smaller path MTU to this endpoint than the
+			 * packet: learn it and answer this packet as the next ones will be. */
+			const struct sock_batch_slot *s = &b->slot[first];
+			unsigned pmtu = pmtu_learn(dp, s->meta.peer.sin_addr);
+			const uint8_t *inner;
+			size_t inner_len;
+			struct reader r;
+
+			reader_init(&r, s->data, s->len);
+			if (pmtu && reader_skip(&r, skip) &&
+			    reader_view_rest(&r, &inner, &inner_len) &&
+			    ha_pmtu_check(inner_len, true, pmtu, overhead) != HA_PMTU_FITS) {
+				dp->st.fwd_packets--;
+				too_big(dp, inner, inner_len, s->meta.peer.sin_addr, pmtu,
+					overhead);
+				first++;
+				continue;
+			}
 		}
 		if (n == -EAGAIN) {
 			/* Socket buffer full: drop the rest rather than block the loop. */
@@ -152,6 +294,8 @@ static bool fwd_queue(struct ha_datapath *dp, const struct mip4_binding *b, uint
 	struct sock_batch_slot *s;
 	struct writer w;
 
+	if (!pmtu_fits(dp, b, pkt, n))
+		return false;
 	if (b->encap == MIP4_ENCAP_IPIP) {
 		/* RFC 2003 §3.1: outer header HA -> care-of address in front. */
 		s = &dp->tx_raw.slot[dp->tx_raw.count];
@@ -197,9 +341,10 @@ static bool fwd_queue(struct ha_datapath *dp, const struct mip4_binding *b, uint
 static void fwd_flush(struct ha_datapath *dp)
 {
 	if (dp->tx_raw.count)
-		flush(dp, dp->raw_fd, &dp->tx_raw);
+		flush(dp, dp->raw_fd, &dp->tx_raw, MIP4_IPIP_OVERHEAD, HA_PMTU_OVERHEAD_IPIP);
 	if (dp->tx_udp.count)
-		flush(dp, dp->udp_fd, &dp->tx_udp);
+		flush(dp, dp->udp_fd, &dp->tx_udp, MIP4_UDP_TUNNEL_OVERHEAD,
+		      HA_PMTU_OVERHEAD_UDP);
 }
 
 void ha_datapath_tun_readable(struct ha_datapath *dp)

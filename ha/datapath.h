@@ -16,6 +16,15 @@
  * written into the TUN and the kernel forwards it. Anything else is dropped, counted and
  * logged with rate limiting (a security exception, RFC 3024 §4.3.2).
  *
+ * Tunnel path MTU (RFC 2003 §5.1, pmtu.h): when a send to a tunnel endpoint fails with
+ * EMSGSIZE (the kernel learnt a smaller path MTU from an ICMP "fragmentation needed" about an
+ * outer packet), the endpoint's path MTU is read from the kernel (IP_MTU on a UDP socket
+ * connect()ed to it) and kept for HA_PMTU_AGE (RFC 1191 §6.3). Every later packet for that
+ * endpoint is checked before encapsulation: an inner packet with DF that does not fit is
+ * dropped and its source gets ICMP "fragmentation needed" with Next-Hop MTU = path MTU -
+ * outer overhead (rate-limited); one without DF is sent and the kernel fragments the outer
+ * packet. The packet whose send failed gets the same answer.
+ *
  * Keepalives (RFC 3519 §4.9): an ICMP Echo Request from the home address to the home agent
  * inside the UDP tunnel goes to ha_engine_keepalive(); if accepted, the Echo Reply goes back
  * through the tunnel to where the request came from.
@@ -52,6 +61,14 @@ struct ha_dp_stats {
 	uint64_t keepalives_refused;
 	uint64_t log_suppressed;
 	uint64_t replayed_packets;     /* sent again after a move (replay.h) */
+	/* Tunnel path MTU (RFC 2003 §5.1, pmtu.h) */
+	uint64_t pmtu_learned;         /* a tunnel endpoint's path MTU read from the kernel */
+	uint64_t too_big_dropped;      /* DF set, does not fit the tunnel: dropped */
+	uint64_t too_big_fragmented;   /* no DF, does not fit: sent, the outer is fragmented */
+	uint64_t frag_needed_sent;     /* ICMP "fragmentation needed" sent to the source */
+	uint64_t frag_needed_limited;  /* not sent: rate limit (HA_PMTU_ICMP_RATE per second) */
+	uint64_t frag_needed_refused;  /* not sent: RFC 1122 §3.2.2 (ICMP error, fragment,
+	                                * source not one host) or the send failed */
 };
 
 /* Called when a keepalive changed a binding (a half-bound UDP binding learnt its port):

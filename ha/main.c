@@ -566,6 +566,20 @@ static void reinstall(struct ha_daemon *d)
 		ha_attract_add(d->attract, b->home_addr, true);
 }
 
+/* RFC 5265 §4.3: say which sources an internal home agent serves. */
+static void log_trusted(const struct ha_daemon *d)
+{
+	char list[HA_TRUSTED_MAX * (ADDR4_STRLEN + 5)] = "", a[ADDR4_STRLEN];
+	size_t len = 0;
+
+	for (unsigned i = 0; i < d->conf.ntrusted && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s/%u", i ? ", " : "",
+					addr4_str(d->conf.trusted[i].net, a),
+					d->conf.trusted[i].plen);
+	LOG_NOTICE(&d->log, "internal home agent (RFC 5265): requests only from %s; replies "
+		   "carry the Trusted Networks Configured extension", list);
+}
+
 static int start(void *user)
 {
 	struct ha_daemon *d = user;
@@ -592,6 +606,8 @@ static int start(void *user)
 	ec.max_lifetime = (uint16_t)d->conf.max_lifetime;
 	ec.udp = d->conf.udp;
 	ec.keepalive_interval = (uint16_t)d->conf.keepalive_interval;
+	ec.ntrusted = d->conf.ntrusted;
+	memcpy(ec.trusted, d->conf.trusted, sizeof(ec.trusted));
 	ec.key_lookup = key_lookup;
 	ec.key_ctx = d;
 	ec.clock = clock_monotonic();
@@ -638,6 +654,8 @@ static int start(void *user)
 		   d->conf.home_if, addr4_str(d->conf.home_net, n), d->conf.home_plen,
 		   ha_keys_count(d->keys), bcache_count(ha_engine_bcache(d->engine)),
 		   d->conf.udp == HA_UDP_ALLOW ? "allowed" : "denied", d->conf.max_lifetime);
+	if (d->conf.ntrusted)
+		log_trusted(d);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* Unit tests for the home agent's daemon pieces that need no main loop: gratuitous ARP
  * sending (the encoding is tested in tests/unit/test_garp.c), proxy neighbour entries and
  * neighbour lookups (in a private network namespace, on a TAP device created here),
- * /proc/sys writes, and hactl's JSON reader. */
+ * /proc/sys writes, hactl's JSON reader, and the configuration file's trusted-networks
+ * (RFC 5265 §4.3). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -22,6 +23,7 @@
 #include "common/sock.h"
 #include "common/tun.h"
 #include "daemon/jsonval.h"
+#include "ha/conf.h"
 #include "ha/ctl.h"
 #include "ha/neigh.h"
 #include "ha/replay.h"
@@ -191,6 +193,8 @@ static void test_ctl_json(void)
 	x = jv_get(v, "denied_by_code");
 	CHECK(x && x->type == JV_OBJECT && x->n == 0);
 	CHECK(v && strcmp(jv_get(v, "bindings")->num_text, "2") == 0);
+	CHECK(v && jv_get(v, "dropped_untrusted") &&
+	      strcmp(jv_get(v, "dropped_untrusted")->num_text, "0") == 0);
 	jv_free(v);
 	g_free(text);
 	text = ha_ctl_handle("frobnicate", &ctx);
@@ -200,6 +204,103 @@ static void test_ctl_json(void)
 	g_free(text);
 	ha_engine_free(ha);
 	free(a);
+}
+
+/* --- configuration: trusted-networks ------------------------------------------------ */
+
+static char conf_dir[] = "/tmp/test_ha_conf.XXXXXX";
+static char conf_log[4096];
+
+/* Load a [home-agent] group with the required keys plus extra; the log lines it wrote are
+ * in conf_log. */
+static int load_conf(const char *extra, struct ha_conf *out)
+{
+	char path[sizeof(conf_dir) + 16], text[2048];
+	FILE *f, *log = tmpfile();
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ha.conf", conf_dir);
+	snprintf(text, sizeof(text), "[home-agent]\naddress = 198.18.1.1\nhome-interface = eth0\n"
+		 "home-prefix = 198.18.1.0/24\nkeys-file = keys\n%s\n", extra);
+	f = fopen(path, "w");
+	if (!f || !log)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	log_set_stream(log);
+	log_set_format(LOG_FORMAT_JOURNAL);
+	log_set_level(LOG_LEVEL_INFO);
+	rc = ha_conf_load(path, out);
+	fflush(log);
+	rewind(log);
+	n = fread(conf_log, 1, sizeof(conf_log) - 1, log);
+	conf_log[n] = 0;
+	log_set_stream(NULL);
+	log_set_level(LOG_LEVEL_ERROR);
+	fclose(log);
+	unlink(path);
+	return rc;
+}
+
+static void test_conf_trusted(void)
+{
+	struct ha_conf c;
+	char many[512] = "trusted-networks = 10.0.0.0/8";
+
+	if (!mkdtemp(conf_dir))
+		abort();
+	/* Not set: no trusted networks (plain RFC 5944 home agent), no warning. */
+	memset(&c, 0x5a, sizeof(c));
+	CHECK_EQ_U64(load_conf("", &c), 0);
+	CHECK_EQ_U64(c.ntrusted, 0);
+	CHECK(strstr(conf_log, "trusted-networks") == NULL);
+	ha_conf_clear(&c);
+
+	CHECK_EQ_U64(load_conf("trusted-networks = 198.18.11.0/24 ,10.0.0.0/8,198.18.1.0/24,"
+			       "198.18.200.1/32", &c), 0);
+	CHECK_EQ_U64(c.ntrusted, 4);
+	CHECK(c.trusted[0].net.s_addr == ip("198.18.11.0").s_addr && c.trusted[0].plen == 24);
+	CHECK(c.trusted[1].net.s_addr == ip("10.0.0.0").s_addr && c.trusted[1].plen == 8);
+	CHECK(c.trusted[3].net.s_addr == ip("198.18.200.1").s_addr && c.trusted[3].plen == 32);
+	CHECK(strstr(conf_log, "home-prefix") == NULL);   /* 198.18.1.0/24 is listed */
+	ha_conf_clear(&c);
+
+	/* The home prefix left out: allowed, with a warning (home-link deregistrations). */
+	CHECK_EQ_U64(load_conf("trusted-networks = 198.18.0.0/23", &c), 0);
+	CHECK_EQ_U64(c.ntrusted, 1);
+	CHECK(strstr(conf_log, "home-prefix") == NULL);   /* /23 contains the /24 */
+	ha_conf_clear(&c);
+	CHECK_EQ_U64(load_conf("trusted-networks = 198.18.1.0/25", &c), 0);
+	CHECK(strstr(conf_log, "<4>") && strstr(conf_log, "[home-agent] trusted-networks: "
+		      "home-prefix 198.18.1.0/24 is not inside any of them"));
+	ha_conf_clear(&c);
+
+	/* At most HA_TRUSTED_MAX. */
+	for (int i = 1; i < HA_TRUSTED_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), ", 198.18.%d.0/24",
+			 100 + i);
+	CHECK_EQ_U64(load_conf(many, &c), 0);
+	CHECK_EQ_U64(c.ntrusted, HA_TRUSTED_MAX);
+	CHECK(c.trusted[HA_TRUSTED_MAX - 1].net.s_addr == ip("198.18.115.0").s_addr);
+	ha_conf_clear(&c);
+	strcat(many, ", 198.18.99.0/24");
+	CHECK(load_conf(many, &c) == -EINVAL);
+	CHECK(strstr(conf_log, "trusted-networks: 17 prefixes; at most 16") != NULL);
+
+	/* Bad values: one line naming the key, and the load fails. */
+	CHECK(load_conf("trusted-networks = 198.18.11.1/24", &c) == -EINVAL);
+	CHECK(strstr(conf_log, "[home-agent] trusted-networks: 198.18.11.1/24 has host bits set; "
+		      "the network is 198.18.11.0/24") != NULL);
+	CHECK(load_conf("trusted-networks = 0.0.0.0/0", &c) == -EINVAL);
+	CHECK(strstr(conf_log, "0.0.0.0/0 would trust every source address") != NULL);
+	CHECK(load_conf("trusted-networks = 198.18.11.0", &c) == -EINVAL);
+	CHECK(strstr(conf_log, "\"198.18.11.0\" is not an IPv4 prefix") != NULL);
+	CHECK(load_conf("trusted-networks = 198.18.11.0/33", &c) == -EINVAL);
+	CHECK(load_conf("trusted-networks = 198.18.11.0/24,,10.0.0.0/8", &c) == -EINVAL);
+	CHECK(strstr(conf_log, "empty item") != NULL);
+	CHECK(load_conf("trusted-networks =", &c) == -EINVAL);
+	CHECK(rmdir(conf_dir) == 0);
 }
 
 static void count_proxy(void *user, struct in_addr a)
@@ -369,6 +470,7 @@ int main(void)
 	test_json();
 	test_replay();
 	test_ctl_json();
+	test_conf_trusted();
 	test_netns();
 	return tap_done();
 }

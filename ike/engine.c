@@ -1117,10 +1117,16 @@ void ike_engine_child_activity(struct ike_engine *e, uint32_t child_spi_in, mm_t
 
 /* --- MOBIKE orders (RFC 4555; mobike.c) ------------------------------------------------------- */
 
-int ike_engine_update_addresses(struct ike_engine *e, uint64_t spi_i,
-				const struct ike_endpoint *local,
-				const struct ike_endpoint *remote, mm_time_ns now,
-				struct ike_actions *out)
+/* A MOBIKE order of the daemon (a move, or "test paths"; local NULL with probe false is a
+ * deferral): on an established SA found by its handle; what the order made due starts at
+ * once (window size 1 permitting, 2.3), and the SA's timer follows. */
+struct mobike_order {
+	bool probe;
+	const struct ike_endpoint *local, *remote;
+};
+
+static int mobike_order(struct ike_engine *e, uint64_t spi_i, const struct mobike_order *o,
+			mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_sa *sa;
 	int err;
@@ -1133,34 +1139,27 @@ int ike_engine_update_addresses(struct ike_engine *e, uint64_t spi_i,
 		return -ENOENT;
 	if (sa->state != IKE_SA_ESTABLISHED)
 		return -EAGAIN;
-	err = ike_mobike_order_move(sa, local, remote, now, out);
-	if (err == 0)
-		ike_sa_kick(sa, now, out);
-	ike_sa_schedule(sa);
-	finish(e);
-	return err;
-}
-
-int ike_engine_probe_paths(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
-			   struct ike_actions *out)
-{
-	struct ike_sa *sa;
-	int err;
-
-	if (!e || !out)
-		return -EINVAL;
-	out_reset(out);
-	sa = by_handle(e, spi_i);
-	if (!sa)
-		return -ENOENT;
-	if (sa->state != IKE_SA_ESTABLISHED)
-		return -EAGAIN;
-	err = ike_mobike_order_probe(sa, now, out);
+	err = o->probe ? ike_mobike_order_probe(sa, now, out) :
+			 ike_mobike_order_move(sa, o->local, o->remote, now, out);
 	if (err == 0)
 		ike_sa_kick(sa, now, out);
 	ike_sa_schedule(sa);
 	finish(e);
 	return err < 0 ? err : 0;
+}
+
+int ike_engine_update_addresses(struct ike_engine *e, uint64_t spi_i,
+				const struct ike_endpoint *local,
+				const struct ike_endpoint *remote, mm_time_ns now,
+				struct ike_actions *out)
+{
+	return mobike_order(e, spi_i, &(struct mobike_order){ false, local, remote }, now, out);
+}
+
+int ike_engine_probe_paths(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
+			   struct ike_actions *out)
+{
+	return mobike_order(e, spi_i, &(struct mobike_order){ true, NULL, NULL }, now, out);
 }
 
 struct local_changed {
@@ -1265,6 +1264,8 @@ void ike_engine_stats(const struct ike_engine *e, struct ike_engine_stats *out)
 static void update_path(struct ike_sa *sa, const struct ike_rx *rx)
 {
 	char a[32], b[32];
+	bool elsewhere = rx->from.addr.s_addr != sa->remote.addr.s_addr ||
+			 rx->from.port != sa->remote.port;
 
 	/* MOBIKE: addresses change only by UPDATE_SA_ADDRESSES; an IKE message from elsewhere
 	 * (a path test, a retransmission after a move, a NAT rebinding, an attacker's replay
@@ -1272,28 +1273,42 @@ static void update_path(struct ike_sa *sa, const struct ike_rx *rx)
 	 * updates for IKEv2 packets"; RFC 4621 5.2.6). */
 	if (sa->mobike) {
 		if (!ike_hdr_is_response(&rx->m->hdr) && !ike_mobike_has_update(rx->pl) &&
-		    (rx->from.addr.s_addr != sa->remote.addr.s_addr ||
-		     rx->from.port != sa->remote.port))
+		    elsewhere)
 			LOG_INFO(&sa->log, "MOBIKE: request %u from %s, not from the SA's peer "
 				 "address %s: answered there, no implicit address update",
 				 rx->m->hdr.msg_id, ike_ep_str(&rx->from, a, sizeof(a)),
 				 ike_ep_str(&sa->remote, b, sizeof(b)));
 		return;
 	}
-	/* 2.23: after the switch to port 4500 everything goes there; a NAT in front of the
-	 * peer may change its address and port: follow the latest authenticated message. */
-	if (rx->to.port == IKE_NATT_PORT && !sa->natt) {
-		sa->natt = true;
-		sa->local = rx->to;
-		sa->remote = rx->from;
-	} else if (sa->natt && sa->nat_remote &&
-		   (rx->from.addr.s_addr != sa->remote.addr.s_addr ||
-		    rx->from.port != sa->remote.port)) {
-		LOG_NOTICE(&sa->log, "peer moved from %s to %s (NAT mapping changed)",
-			   ike_ep_str(&sa->remote, a, sizeof(a)), ike_ep_str(&rx->from, b, sizeof(b)));
-		sa->remote = rx->from;
-		ike_sa_update_logger(sa);
+	/* The IKE_AUTH answer that agrees on MOBIKE (sa->mobike is set by its handler, after
+	 * this): RFC 4555 3.3, "the addresses in the IKE_SA are initialized from the IP header
+	 * of the first IKE_AUTH request", the one we sent; where the answer came from moves
+	 * nothing (3.8 from here on). */
+	if (ike_hdr_is_response(&rx->m->hdr) && rx->m->hdr.exchange == IKE_EXCH_AUTH &&
+	    sa->peer && sa->peer->mobike &&
+	    ike_rx_notify(rx, IKE_N_MOBIKE_SUPPORTED, &(struct ike_notify){ 0 }) == 0) {
+		if (elsewhere)
+			LOG_INFO(&sa->log, "MOBIKE: IKE_AUTH answered from %s, not from %s: the SA "
+				 "stays on the pair of its IKE_AUTH request (RFC 4555 3.3)",
+				 ike_ep_str(&rx->from, a, sizeof(a)),
+				 ike_ep_str(&sa->remote, b, sizeof(b)));
+		return;
 	}
+	/* 2.23: after the switch to port 4500 everything goes there (the switch comes with
+	 * IKE_AUTH, before the Child SAs exist: their ESP encapsulation follows it). */
+	if (rx->to.port == IKE_NATT_PORT && !sa->natt && !sa->established) {
+		sa->natt = true;
+		sa->local.port = rx->to.port;
+		if (rx->to.addr.s_addr)          /* 0.0.0.0: the daemon did not say */
+			sa->local.addr = rx->to.addr;
+		sa->remote = rx->from;
+		return;
+	}
+	/* 2.23: a NAT in front of the peer may change its address and port; a host that is
+	 * not behind a NAT itself follows the latest authenticated message ("A host behind a
+	 * NAT SHOULD NOT do this type of dynamic address update"). */
+	if (sa->natt && sa->nat_remote && !sa->nat_local && elsewhere)
+		ike_sa_follow_peer(sa, &rx->from, rx->now, rx->out);
 }
 
 /* Stage 3 failed on a decrypted request: answer INVALID_SYNTAX (3.10.1, valid checksum and

@@ -40,8 +40,12 @@
  * MOBIKE (RFC 4555; ike/mobike.c). When both sides sent MOBIKE_SUPPORTED (ike_sa_info.mobike)
  * the IKE SA and all its Child SAs change addresses together, only by an explicit
  * UPDATE_SA_ADDRESSES exchange: an IKE message from another address never moves anything
- * (RFC 4621 5.2.6; RFC 4555 3.8), whereas without MOBIKE the 2.23 rule stays (a peer behind
- * a NAT is followed to its new mapping). "Initiator" below is the MOBIKE initiator, the side
+ * (RFC 4621 5.2.6; RFC 4555 3.8; nor does where the IKE_AUTH answer came from, 3.3: the
+ * SA starts on the pair of the IKE_AUTH request), whereas without MOBIKE the 2.23 rule stays:
+ * a peer behind a NAT is followed to its new mapping by a side not behind a NAT itself,
+ * after SA_UP with IKE_ACT_SA_MOVED (after SA_UP an SA's endpoints, as
+ * ike_engine_next_sa() shows them, change only with that action). "Initiator" below is the
+ * MOBIKE initiator, the side
  * that made the first IKE SA (it keeps the role across IKE SA rekeys): it decides (3.5).
  *  - Initiator (mnd): ike_engine_update_addresses() orders a move; the engine sends
  *    INFORMATIONAL {N(UPDATE_SA_ADDRESSES), N(NAT_DETECTION_*), N(COOKIE2),
@@ -55,9 +59,11 @@
  *    ike_engine_probe_paths() says the path failed, the engine tests paths (3.10): every
  *    retransmission goes on every (local address x peer address) pair, in the order of
  *    policy_mobike_pairs() (the local addresses of ike_engine_set_local_addresses(), the
- *    peer's address set), and the first pair that answers becomes the new path (an
- *    UPDATE_SA_ADDRESSES to it). Refusals (UNACCEPTABLE_ADDRESSES; UNEXPECTED_NAT_DETECTED
- *    after three tries, 3.9) end in IKE_ACT_MOVE_FAILED and the SA stays on its old pair.
+ *    peer's address set; the current pair last, and only if our address there is still in
+ *    the set: a single other pair is tested alone), and the first pair that answers becomes
+ *    the new path (an UPDATE_SA_ADDRESSES to it). Refusals (UNACCEPTABLE_ADDRESSES;
+ *    UNEXPECTED_NAT_DETECTED after three tries, 3.9) end in IKE_ACT_MOVE_FAILED and the SA
+ *    stays on its old pair.
  *  - Responder (vpngw): UPDATE_SA_ADDRESSES counts only inside SK with the next message ID
  *    (replays and copies outside SK are dropped and logged); NO_NATS_ALLOWED that does not
  *    match the IP header is answered UNEXPECTED_NAT_DETECTED (3.9); policy_mobike_accept()
@@ -245,11 +251,16 @@ enum ike_action_kind {
 	IKE_ACT_KEYLOG,          /* a line for Wireshark's ikev2_decryption_table (text) */
 	/* MOBIKE (RFC 4555) */
 	IKE_ACT_SA_MOVED,        /* the IKE SA and every Child SA listed moved to new outer
-				  * addresses (struct ike_move_info; text: the log line) */
+				  * addresses (struct ike_move_info; text: the log line); also
+				  * without MOBIKE, when the peer's NAT mapping changed (RFC
+				  * 7296 2.23; sa.mobike false) */
 	IKE_ACT_MOVE_FAILED,     /* initiator: the peer refused the move (ike_move_info with
 				  * tried_*, refusal; text: why); the SA stays where it was */
 	IKE_ACT_PEER_ADDRESSES,  /* the peer announced a new address set (ike_sa_info
 				  * .peer_addrs, in u.sa) */
+	IKE_ACT_PEER_ALIVE,      /* our liveness check (ike_engine_dpd, RFC 7296 2.4) was
+				  * answered: the peer hears us on the SA's pair (u.sa.spi_i,
+				  * spi_r, local, remote) */
 };
 
 #define IKE_MSG_MAX 8192         /* our largest message; larger ones are dropped on receive */
@@ -449,7 +460,8 @@ struct ike_engine_stats {
 	/* MOBIKE (RFC 4555): UPDATE_SA_ADDRESSES we sent (initiator) / received, accepted and
 	 * refused (responder: UNACCEPTABLE_ADDRESSES or UNEXPECTED_NAT_DETECTED); return
 	 * routability checks sent and failed (3.7); datagrams sent to test paths (3.10); moves
-	 * done (IKE_ACT_SA_MOVED) and refused to us (IKE_ACT_MOVE_FAILED). */
+	 * done (IKE_ACT_SA_MOVED of MOBIKE SAs; ike_sa_info.moves counts every SA_MOVED) and
+	 * refused to us (IKE_ACT_MOVE_FAILED). */
 	uint64_t mobike_updates_sent, mobike_updates_rx, mobike_updates_accepted,
 		 mobike_updates_refused, mobike_rr_sent, mobike_rr_failed, mobike_probes,
 		 mobike_moves, mobike_moves_failed;

@@ -196,6 +196,11 @@ void ike_info_unprotected(struct ike_engine *e, struct ike_rx *rx);
 int ike_mobike_add_addresses(struct ike_sa *sa, struct ike_builder *b, struct in_addr in_header,
 			     bool none_note);
 void ike_mobike_auth_done(struct ike_sa *sa, const struct ike_rx *rx);
+/* RFC 7296 2.23, SAs without MOBIKE only: the peer behind a NAT sent an authenticated new
+ * message from `from`; the SA follows it (after SA_UP with IKE_ACT_SA_MOVED, like a MOBIKE
+ * move, so that the daemon's data path and ike_engine_next_sa() agree). */
+void ike_sa_follow_peer(struct ike_sa *sa, const struct ike_endpoint *from, mm_time_ns now,
+			struct ike_actions *out);
 /* Send the request in flight (first send or a retransmission): on its path, on every pair
  * while testing paths (3.10), nothing while deferred. */
 int ike_mobike_transmit(struct ike_sa *sa, bool retransmission, mm_time_ns now,

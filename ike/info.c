@@ -90,6 +90,16 @@ int ike_info_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_request *
 		break;
 	case IKE_TASK_DPD:
 		LOG_DEBUG(&sa->log, "peer alive");
+		if (rx->out->n < IKE_ACTIONS_MAX) {
+			struct ike_action *a = &rx->out->a[rx->out->n++];
+
+			memset(a, 0, sizeof(*a));
+			a->kind = IKE_ACT_PEER_ALIVE;
+			a->u.sa.spi_i = sa->spi_i;
+			a->u.sa.spi_r = sa->spi_r;
+			a->u.sa.local = sa->local;
+			a->u.sa.remote = sa->remote;
+		}
 		break;
 	default:
 		break;

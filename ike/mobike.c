@@ -41,6 +41,7 @@
 #include "ike/engine_priv.h"
 #include "ike/natd.h"
 
+_Static_assert(IKE_MOBIKE_COOKIE2_LEN <= IKE_COOKIE2_MAX, "our COOKIE2 fits a request");
 _Static_assert(IKE_MOVE_MAX_CHILDREN >= IKE_SA_MAX_CHILDREN,
 	       "IKE_ACT_SA_MOVED must list every Child SA of an IKE SA");
 
@@ -116,10 +117,13 @@ static struct ike_action *act_move(struct ike_actions *out, int kind)
 	return a;
 }
 
-/* The committed pair changes (both roles): IKE SA and every Child SA together (3.5). */
-static void commit_move(struct ike_sa *sa, const struct ike_endpoint *l,
-			const struct ike_endpoint *r, bool nat_l, bool nat_r, mm_time_ns since,
-			mm_time_ns now, struct ike_actions *out)
+/* The SA's pair changes: IKE SA and every Child SA together (RFC 4555 3.5), told to the
+ * daemon by IKE_ACT_SA_MOVED (after SA_UP, sa->local / sa->remote change only here: what
+ * ike_engine_next_sa() shows is what the daemon was told). mobike: by UPDATE_SA_ADDRESSES;
+ * otherwise the RFC 7296 2.23 update of a SA without MOBIKE. */
+static void move_sa(struct ike_sa *sa, const struct ike_endpoint *l, const struct ike_endpoint *r,
+		    bool nat_l, bool nat_r, mm_time_ns since, mm_time_ns now, bool mobike,
+		    struct ike_actions *out)
 {
 	struct ike_action *a;
 	struct ike_move_info *m;
@@ -140,13 +144,16 @@ static void commit_move(struct ike_sa *sa, const struct ike_endpoint *l,
 		sa->natt = true;
 	sa->mob.moves++;
 	sa->mob.last_move = now;
-	sa->e->st.mobike_moves++;
+	if (mobike)
+		sa->e->st.mobike_moves++;
 	ike_sa_update_logger(sa);
 	snprintf(took, sizeof(took), "%llu.%03llu ms", (unsigned long long)(dt / 1000000),
 		 (unsigned long long)(dt / 1000 % 1000));
 	a = act_move(out, IKE_ACT_SA_MOVED);
 	/* One line per move: old pair -> new pair, NAT state, time (issue "MOBIKE" 4). */
-	LOG_NOTICE(&sa->log, "MOBIKE: moved %s <-> %s => %s <-> %s, %s => %s, in %s",
+	LOG_NOTICE(&sa->log, "%s %s <-> %s => %s <-> %s, %s => %s, in %s",
+		   mobike ? "MOBIKE: moved" :
+		   "the peer's NAT mapping changed (RFC 7296 2.23): moved",
 		   ike_ep_str(&old_l, ol, sizeof(ol)), ike_ep_str(&old_r, orr, sizeof(orr)),
 		   ike_ep_str(l, nl, sizeof(nl)), ike_ep_str(r, nr, sizeof(nr)),
 		   nat_str(old_nl, old_nr), nat_str(nat_l, nat_r), took);
@@ -163,6 +170,32 @@ static void commit_move(struct ike_sa *sa, const struct ike_endpoint *l,
 	fill_children(sa, m);
 	snprintf(a->text, sizeof(a->text), "%s <-> %s => %s <-> %s, %s => %s, in %s", ol, orr, nl,
 		 nr, nat_str(old_nl, old_nr), nat_str(nat_l, nat_r), took);
+}
+
+/* The committed pair changes by MOBIKE (both roles). */
+static void commit_move(struct ike_sa *sa, const struct ike_endpoint *l,
+			const struct ike_endpoint *r, bool nat_l, bool nat_r, mm_time_ns since,
+			mm_time_ns now, struct ike_actions *out)
+{
+	move_sa(sa, l, r, nat_l, nat_r, since, now, true, out);
+}
+
+void ike_sa_follow_peer(struct ike_sa *sa, const struct ike_endpoint *from, mm_time_ns now,
+			struct ike_actions *out)
+{
+	char a[32], b[32];
+
+	if (sa->mobike)
+		return;         /* RFC 4621 5.2.6, RFC 4555 3.8: never implicitly */
+	if (!sa->established) {
+		/* Before SA_UP: the SA_UP action carries the address. */
+		LOG_NOTICE(&sa->log, "peer moved from %s to %s (NAT mapping changed)",
+			   ike_ep_str(&sa->remote, a, sizeof(a)), ike_ep_str(from, b, sizeof(b)));
+		sa->remote = *from;
+		ike_sa_update_logger(sa);
+		return;
+	}
+	move_sa(sa, &sa->local, from, sa->nat_local, sa->nat_remote, now, now, false, out);
 }
 
 static void verified_add(struct ike_sa *sa, struct in_addr a)
@@ -293,6 +326,12 @@ static void req_path(const struct ike_sa *sa, const struct ike_request *r,
 		l->addr = c->local_addrs[0];
 }
 
+static bool pair_is(const struct policy_addr_pair *p, const struct ike_endpoint *l,
+		    const struct ike_endpoint *r)
+{
+	return p->local.s_addr == l->addr.s_addr && p->remote.s_addr == r->addr.s_addr;
+}
+
 static size_t test_pairs(const struct ike_sa *sa, const struct ike_endpoint *l,
 			 const struct ike_endpoint *rm, struct policy_addr_pair *out, size_t max)
 {
@@ -334,22 +373,26 @@ int ike_mobike_transmit(struct ike_sa *sa, bool retransmission, mm_time_ns now,
 	if (mobike_initiator(sa) && r->task != IKE_TASK_MOBIKE_RR) {
 		if (retransmission && !sa->mob.probing && r->sends > IKE_MOBIKE_PROBE_AFTER) {
 			np = test_pairs(sa, &l, &rm, pairs, IKE_MOBIKE_MAX_PROBES);
-			if (np > 1) {
+			/* Something to test besides the path that does not answer: several pairs,
+			 * or a single one that is not it (our address there went away). */
+			if (np > 1 || (np == 1 && !pair_is(&pairs[0], &l, &rm))) {
 				/* 3.5: several retransmissions without an answer suggest the
 				 * path is gone; 3.10: test the others. */
 				sa->mob.probing = true;
 				LOG_NOTICE(&sa->log, "MOBIKE: no answer after %u sends: testing %zu "
-					   "paths", r->sends - 1, np);
+					   "path%s", r->sends - 1, np, np == 1 ? "" : "s");
 			}
 		}
 		if (sa->mob.probing && np == 0)
 			np = test_pairs(sa, &l, &rm, pairs, IKE_MOBIKE_MAX_PROBES);
 	}
-	if (!sa->mob.probing || np <= 1) {
+	if (!sa->mob.probing || np == 0) {
 		e->st.tx++;
 		return ike_act_send(out, &l, &rm, r->msg, r->len);
 	}
-	/* 3.10: the same request on every pair; the first answer tells which one works. */
+	/* 3.10: the same request on every pair to test (a single one too: it is the only
+	 * candidate, the current pair only when nothing else is left); the first answer
+	 * tells which one works. */
 	for (size_t i = 0; i < np; i++) {
 		struct ike_endpoint pl = { pairs[i].local, l.port };
 		struct ike_endpoint pr = { pairs[i].remote, pairs[i].remote.s_addr == rm.addr.s_addr ?
@@ -440,11 +483,37 @@ static int add_no_nats(struct ike_builder *b, const struct ike_endpoint *l,
 	return ike_notify_add(b, IKE_N_NO_NATS_ALLOWED, d, sizeof(d));
 }
 
+/* The tail of both requests that carry our COOKIE2 (UPDATE_SA_ADDRESSES, 3.5, and the return
+ * routability check, 3.7), once the message in e->om is built (err == 0): the request keeps
+ * the cookie, which its answer must echo (3.7), and the pair it was built for (3.5: an
+ * answer counts only from there), and goes out. A failed build (err < 0) wipes the cookie
+ * and sends nothing. */
+static int send_cookie2_request(struct ike_sa *sa, int err, uint8_t *cookie,
+				enum ike_task task, const struct ike_endpoint *l,
+				const struct ike_endpoint *r, mm_time_ns now,
+				struct ike_actions *out)
+{
+	struct ike_request *req = &sa->req;
+
+	if (err < 0) {
+		OPENSSL_cleanse(cookie, IKE_MOBIKE_COOKIE2_LEN);
+		return err;
+	}
+	ike_request_clear(req);
+	memcpy(req->cookie2, cookie, IKE_MOBIKE_COOKIE2_LEN);
+	req->cookie2_len = IKE_MOBIKE_COOKIE2_LEN;
+	OPENSSL_cleanse(cookie, IKE_MOBIKE_COOKIE2_LEN);
+	/* UPDATE_SA_ADDRESSES carries NAT_DETECTION_*: its answer's are read (3.5, 3.8). */
+	req->natd = task == IKE_TASK_MOBIKE_UPDATE;
+	req->built_local = *l;
+	req->built_remote = *r;
+	return ike_sa_send_request(sa, &sa->e->om, task, now, out);
+}
+
 static int start_update(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_engine *e = sa->e;
 	struct ike_out_msg *o = &e->om;
-	struct ike_request *r = &sa->req;
 	struct ike_mobike *m = &sa->mob;
 	uint8_t cookie[IKE_MOBIKE_COOKIE2_LEN];
 	char l[32], rm[32];
@@ -469,29 +538,22 @@ static int start_update(struct ike_sa *sa, mm_time_ns now, struct ike_actions *o
 		err = ike_mobike_add_addresses(sa, &o->b, m->to_local.addr, true);
 	if (err == 0)
 		err = ike_msg_end(sa, o);
-	if (err < 0) {
-		OPENSSL_cleanse(cookie, sizeof(cookie));
-		return err;
+	if (err == 0) {
+		m->move_wanted = false;
+		m->unsure = true;
+		e->st.mobike_updates_sent++;
+		LOG_INFO(&sa->log, "MOBIKE: UPDATE_SA_ADDRESSES from %s to %s",
+			 ike_ep_str(&m->to_local, l, sizeof(l)),
+			 ike_ep_str(&m->to_remote, rm, sizeof(rm)));
 	}
-	ike_request_clear(r);
-	memcpy(r->cookie2, cookie, sizeof(cookie));
-	r->cookie2_len = sizeof(cookie);
-	r->natd = true;
-	r->built_local = m->to_local;
-	r->built_remote = m->to_remote;
-	m->move_wanted = false;
-	m->unsure = true;
-	e->st.mobike_updates_sent++;
-	LOG_INFO(&sa->log, "MOBIKE: UPDATE_SA_ADDRESSES from %s to %s",
-		 ike_ep_str(&m->to_local, l, sizeof(l)), ike_ep_str(&m->to_remote, rm, sizeof(rm)));
-	return ike_sa_send_request(sa, o, IKE_TASK_MOBIKE_UPDATE, now, out);
+	return send_cookie2_request(sa, err, cookie, IKE_TASK_MOBIKE_UPDATE, &m->to_local,
+				    &m->to_remote, now, out);
 }
 
 static int start_rr(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_engine *e = sa->e;
 	struct ike_out_msg *o = &e->om;
-	struct ike_request *r = &sa->req;
 	struct ike_mobike *m = &sa->mob;
 	uint8_t cookie[IKE_MOBIKE_COOKIE2_LEN];
 	char a[32];
@@ -506,19 +568,13 @@ static int start_rr(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 		err = ike_notify_add(&o->b, IKE_N_COOKIE2, cookie, sizeof(cookie));
 	if (err == 0)
 		err = ike_msg_end(sa, o);
-	if (err < 0) {
-		OPENSSL_cleanse(cookie, sizeof(cookie));
-		return err;
+	if (err == 0) {
+		e->st.mobike_rr_sent++;
+		LOG_INFO(&sa->log, "MOBIKE: return routability check of %s (COOKIE2)",
+			 ike_ep_str(&m->rr_remote, a, sizeof(a)));
 	}
-	ike_request_clear(r);
-	memcpy(r->cookie2, cookie, sizeof(cookie));
-	r->cookie2_len = sizeof(cookie);
-	r->built_local = m->rr_local;
-	r->built_remote = m->rr_remote;
-	e->st.mobike_rr_sent++;
-	LOG_INFO(&sa->log, "MOBIKE: return routability check of %s (COOKIE2)",
-		 ike_ep_str(&m->rr_remote, a, sizeof(a)));
-	return ike_sa_send_request(sa, o, IKE_TASK_MOBIKE_RR, now, out);
+	return send_cookie2_request(sa, err, cookie, IKE_TASK_MOBIKE_RR, &m->rr_local,
+				    &m->rr_remote, now, out);
 }
 
 static int start_addrs(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)

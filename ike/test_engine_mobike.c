@@ -14,7 +14,8 @@
  *  - deferral while no address works, no sends, no DPD death (the responder waits five
  *    minutes, 3.11), resume; a DELETE while deferred;
  *  - path testing when the path dies (after two sends, and when the daemon says so) in the
- *    pair order of policy/ (3.10);
+ *    pair order of policy/ (3.10); with one pair to test (an alternative alone goes out on
+ *    that pair, never on the dead one), two, and the current pair alone;
  *  - NO_NATS_ALLOWED with a NAT: UNEXPECTED_NAT_DETECTED, three tries, no move (3.9);
  *  - a policy refusal: UNACCEPTABLE_ADDRESSES with the reason logged, no move (3.5);
  *  - UPDATE_SA_ADDRESSES outside SK, replayed (a captured copy, again and later),
@@ -22,7 +23,9 @@
  *  - return routability failing: no answer from the new address, an answer from another
  *    address, a wrong COOKIE2 (forged with the SA's keys from the key log: the SA is
  *    closed, 3.7) next to the right one (moves);
- *  - an IKE message from another source address: no implicit move (RFC 4621 5.2.6);
+ *  - an IKE message from another source address: no implicit move (RFC 4621 5.2.6); nor an
+ *    IKE_AUTH answer from another port (3.3); without MOBIKE the RFC 7296 2.23 update (only
+ *    by a side not behind a NAT) comes with IKE_ACT_SA_MOVED after SA_UP;
  *  - the gateway's address set changes: the initiator moves (3.5, 3.6);
  *  - an IKE SA rekey by the responder keeps the MOBIKE role and state;
  *  - a changed NAT mapping seen in a liveness check (3.8);
@@ -72,6 +75,9 @@ static struct {
 	struct in_addr lost_to[4];           /* B -> A towards these: lost (one-way path) */
 	size_t nlost_to;
 	uint16_t nat_off;                    /* the NAT's port mapping */
+	uint16_t b_shift;                    /* B behind a port-forwarding NAT: its datagrams
+					      * leave from port + b_shift; port + 1 ... + b_shift
+					      * lead back to it */
 	bool spoof;                          /* A's datagrams from spoof_real show as spoof_as */
 	struct in_addr spoof_real, spoof_as;
 	struct { struct in_addr src, dst; } sent[512];   /* every A -> B datagram, lost or not */
@@ -101,6 +107,11 @@ static bool net_fn(struct tnet *n, int to, struct ike_endpoint *from, struct ike
 			world.sent[world.nsent].src = from->addr;
 			world.sent[world.nsent++].dst = dst->addr;
 		}
+		/* Forwarded to B, by the current mapping and the ones before it. */
+		if (world.b_shift && dst->addr.s_addr == ip(GW1).s_addr &&
+		    ((dst->port > 500 && dst->port <= 500 + world.b_shift) ||
+		     (dst->port > 4500 && dst->port <= 4500 + world.b_shift)))
+			dst->port = dst->port > 4500 ? 4500 : 500;
 		if (from->addr.s_addr == ip(PRIV).s_addr) {
 			from->addr = ip(T_NAT_PUBLIC);
 			from->port = (uint16_t)(from->port + world.nat_off);
@@ -111,6 +122,8 @@ static bool net_fn(struct tnet *n, int to, struct ike_endpoint *from, struct ike
 	}
 	if (in_set(world.lost_to, world.nlost_to, dst->addr))
 		return false;
+	if (world.b_shift && from->addr.s_addr == ip(GW1).s_addr)
+		from->port = (uint16_t)(from->port + world.b_shift);
 	if (dst->addr.s_addr == ip(T_NAT_PUBLIC).s_addr) {
 		/* Only the NAT's current mappings lead anywhere. */
 		if (dst->port != 500 + world.nat_off && dst->port != 4500 + world.nat_off)
@@ -559,6 +572,175 @@ static void test_path_testing(void)
 	t_net_free(&net);
 }
 
+/* --- 4b. path testing with one test pair (3.10) --------------------------------------------- */
+
+static void gw1_only(void)
+{
+	net.b.cfg.nlocal_addrs = 1;          /* B's address set: GW1 alone */
+}
+
+/* The SEND actions of A's batch, (local, remote) each; then the batch is carried out. */
+static size_t a_sends(struct ike_endpoint *l, struct ike_endpoint *r, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < net.a.act->n; i++) {
+		const struct ike_action *x = &net.a.act->a[i];
+
+		if (x->kind != IKE_ACT_SEND)
+			continue;
+		if (n < max) {
+			l[n] = x->u.send.local;
+			r[n] = x->u.send.remote;
+		}
+		n++;
+	}
+	t_collect(&net, &net.a);
+	return n;
+}
+
+/* A's next timer (a retransmission here): its sends. */
+static size_t a_timer_sends(struct ike_endpoint *l, struct ike_endpoint *r, size_t max)
+{
+	mm_time_ns t = ike_engine_next_timer(net.a.e);
+
+	if (t == IKE_TIME_NEVER)
+		return 0;
+	if (t > net.now)
+		net.now = t;
+	ike_engine_timer(net.a.e, net.now, net.a.act);
+	return a_sends(l, r, max);
+}
+
+/* A's local address set becomes `addr` alone (PUB1, the SA's, gone unless named). */
+static void a_local_only(const char *addr)
+{
+	struct in_addr a = ip(addr);
+
+	CHECK(ike_engine_set_local_addresses(net.a.e, &a, 1, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+}
+
+/* A liveness check on the (dead) current path, unanswered until A tests paths by itself:
+ * the first send of the test (the third send, 3.10) goes where sends[] comes back. */
+static size_t auto_test_sends(uint64_t spi, struct ike_endpoint *l, struct ike_endpoint *r,
+			      size_t max)
+{
+	size_t n;
+
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	n = a_sends(l, r, max);
+	CHECK(n == 1 && ep_is(&l[0], PUB1, 4500) && ep_is(&r[0], GW1, 4500));
+	t_run(&net);
+	n = a_timer_sends(l, r, max);
+	CHECK(n == 1 && ep_is(&l[0], PUB1, 4500) && ep_is(&r[0], GW1, 4500));
+	t_run(&net);
+	return a_timer_sends(l, r, max);
+}
+
+static void test_one_pair(void)
+{
+	struct ike_endpoint l[8], r[8];
+	uint64_t spi;
+	size_t n;
+
+	printf("# path testing with one alternative pair, two, and the current pair alone\n");
+	/* (a) One alternative, the daemon says the path failed: PUB1 is gone, A has PUB2 only,
+	 * B has GW1 only: the single pair to test is (PUB2, GW1), never the dead (PUB1, GW1). */
+	spi = setup(gw1_only);
+	CHECK(spi != 0);
+	CHECK_EQ_U64(info(&net.a, spi).npeer_addrs, 1);
+	kill_addr(PUB1);
+	a_local_only(PUB2);
+	CHECK(ike_engine_probe_paths(net.a.e, spi, net.now, net.a.act) == 0);
+	n = a_sends(l, r, 8);
+	CHECK_EQ_U64(n, 1);
+	CHECK(n == 1 && ep_is(&l[0], PUB2, 4500) && ep_is(&r[0], GW1, 4500));
+	CHECK_EQ_U64(stats(&net.a).mobike_probes, 1);
+	t_run(&net);
+	/* It answered: that pair is the path now (UPDATE_SA_ADDRESSES, return routability). */
+	CHECK_EQ_U64(net.a.nmoved, 1);
+	CHECK_EQ_U64(net.b.nmoved, 1);
+	CHECK(ep_is(&infop(&net.a, spi)->local, PUB2, 4500) && !infop(&net.a, spi)->probing);
+	CHECK(ep_is(&infop(&net.b, spi)->remote, PUB2, 4500));
+	t_net_free(&net);
+
+	/* (b) The same, found by A itself after two unanswered sends. */
+	spi = setup(gw1_only);
+	CHECK(spi != 0);
+	kill_addr(PUB1);
+	a_local_only(PUB2);
+	n = auto_test_sends(spi, l, r, 8);
+	CHECK_EQ_U64(n, 1);
+	CHECK(n == 1 && ep_is(&l[0], PUB2, 4500) && ep_is(&r[0], GW1, 4500));
+	CHECK(infop(&net.a, spi)->probing);
+	t_run(&net);
+	CHECK_EQ_U64(net.a.nmoved, 1);
+	CHECK(ep_is(&infop(&net.a, spi)->local, PUB2, 4500));
+	CHECK(ep_is(&infop(&net.b, spi)->remote, PUB2, 4500));
+	CHECK_EQ_U64(net.a.nsa_down + net.b.nsa_down, 0);
+	t_net_free(&net);
+
+	/* (c) Two alternatives (B announces GW1 and GW2): both, in B's order, not the dead
+	 * pair (PUB1 is no address of A's any more). */
+	spi = setup(NULL);
+	CHECK(spi != 0);
+	kill_addr(PUB1);
+	a_local_only(PUB2);
+	CHECK(ike_engine_probe_paths(net.a.e, spi, net.now, net.a.act) == 0);
+	n = a_sends(l, r, 8);
+	CHECK_EQ_U64(n, 2);
+	CHECK(n == 2 && ep_is(&l[0], PUB2, 4500) && ep_is(&r[0], GW1, 4500) &&
+	      ep_is(&l[1], PUB2, 4500) && ep_is(&r[1], GW2, 4500));
+	t_run(&net);
+	CHECK(ep_is(&infop(&net.a, spi)->local, PUB2, 4500) &&
+	      ep_is(&infop(&net.a, spi)->remote, GW1, 4500));
+	t_net_free(&net);
+	/* ... and found by A itself. */
+	spi = setup(NULL);
+	CHECK(spi != 0);
+	kill_addr(PUB1);
+	a_local_only(PUB2);
+	n = auto_test_sends(spi, l, r, 8);
+	CHECK_EQ_U64(n, 2);
+	CHECK(n == 2 && ep_is(&l[0], PUB2, 4500) && ep_is(&r[0], GW1, 4500) &&
+	      ep_is(&l[1], PUB2, 4500) && ep_is(&r[1], GW2, 4500));
+	t_run(&net);
+	CHECK(ep_is(&infop(&net.b, spi)->remote, PUB2, 4500));
+	t_net_free(&net);
+
+	/* (d) One alternative next to the current pair (A has PUB1 and PUB2, B GW1 alone): the
+	 * alternative first, the current pair last (3.10: it may come back). */
+	spi = setup(gw1_only);
+	CHECK(spi != 0);
+	kill_addr(PUB1);
+	n = auto_test_sends(spi, l, r, 8);
+	CHECK_EQ_U64(n, 2);
+	CHECK(n == 2 && ep_is(&l[0], PUB2, 4500) && ep_is(&r[0], GW1, 4500) &&
+	      ep_is(&l[1], PUB1, 4500) && ep_is(&r[1], GW1, 4500));
+	t_run(&net);
+	CHECK(ep_is(&infop(&net.a, spi)->local, PUB2, 4500));
+	t_net_free(&net);
+
+	/* (e) The current pair is the only one (A has PUB1 alone, B GW1): it is the one tested,
+	 * and it answers: no move. */
+	spi = setup(gw1_only);
+	CHECK(spi != 0);
+	a_local_only(PUB1);
+	CHECK(ike_engine_probe_paths(net.a.e, spi, net.now, net.a.act) == 0);
+	n = a_sends(l, r, 8);
+	CHECK_EQ_U64(n, 1);
+	CHECK(n == 1 && ep_is(&l[0], PUB1, 4500) && ep_is(&r[0], GW1, 4500));
+	t_run(&net);
+	CHECK_EQ_U64(net.a.nmoved + net.b.nmoved, 0);
+	CHECK(!infop(&net.a, spi)->probing && ep_is(&infop(&net.a, spi)->local, PUB1, 4500));
+	/* Dead, with nothing else to try: every retransmission stays on it. */
+	kill_addr(PUB1);
+	n = auto_test_sends(spi, l, r, 8);
+	CHECK(n == 1 && ep_is(&l[0], PUB1, 4500) && ep_is(&r[0], GW1, 4500));
+	t_net_free(&net);
+}
+
 /* --- 5. NO_NATS_ALLOWED (3.9) --------------------------------------------------------------- */
 
 static void no_nats(void)
@@ -977,6 +1159,120 @@ static void test_no_implicit(void)
 	t_net_free(&net);
 }
 
+/* --- 11b. who moves the SA's remote endpoint besides UPDATE_SA_ADDRESSES ------------------ */
+
+static void b_behind_nat(void)
+{
+	world.b_shift = 1;                   /* B's IKE_SA_INIT answer shows a NAT (2.23) */
+}
+
+static void b_behind_nat_no_mobike(void)
+{
+	world.b_shift = 1;
+	net.a.peers[0].mobike = net.b.peers[0].mobike = false;
+}
+
+static void both_behind_nat_no_mobike(void)
+{
+	b_behind_nat_no_mobike();
+	net.a.addr = ip(PRIV);
+}
+
+static void a_behind_nat_no_mobike(void)
+{
+	net.a.peers[0].mobike = net.b.peers[0].mobike = false;
+	net.a.addr = ip(PRIV);
+}
+
+static void test_remote_updates(void)
+{
+	uint64_t spi;
+	struct ike_sa_info ia, ib;
+
+	printf("# the SA's remote endpoint: by UPDATE_SA_ADDRESSES, or (no MOBIKE) RFC 7296 2.23 "
+	       "with IKE_ACT_SA_MOVED\n");
+	/* (a) MOBIKE, B behind a NAT whose IKE_AUTH answer comes from another port: A keeps the
+	 * pair of its IKE_AUTH request (RFC 4555 3.3), in SA_UP and in ike_engine_next_sa(). */
+	log_capture();
+	spi = setup(b_behind_nat);
+	CHECK(spi != 0);
+	CHECK(net.a.nsa_up == 1 && net.a.sa_up[0].mobike && net.a.sa_up[0].nat_remote &&
+	      ep_is(&net.a.sa_up[0].remote, GW1, 4500));
+	CHECK(ep_is(&infop(&net.a, spi)->remote, GW1, 4500));
+	CHECK(logged("IKE_AUTH answered from " GW1 ":4501", "RFC 4555 3.3"));
+	log_release();
+	/* Its next exchanges go there and are answered from 4501: still nothing moves. */
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	CHECK(ep_is(&infop(&net.a, spi)->remote, GW1, 4500));
+	CHECK_EQ_U64(net.a.nmoved + net.b.nmoved, 0);
+	CHECK_EQ_U64(net.a.nsa_down + net.b.nsa_down, 0);
+	t_net_free(&net);
+
+	/* (b) The same without MOBIKE: A, not behind a NAT, follows B's NAT (2.23) before SA_UP
+	 * (SA_UP says where) ... */
+	spi = setup(b_behind_nat_no_mobike);
+	CHECK(spi != 0);
+	CHECK(net.a.nsa_up == 1 && !net.a.sa_up[0].mobike && net.a.sa_up[0].nat_remote &&
+	      !net.a.sa_up[0].nat_local && ep_is(&net.a.sa_up[0].remote, GW1, 4501));
+	CHECK_EQ_U64(net.a.nmoved, 0);
+	/* ... and after it with IKE_ACT_SA_MOVED, so that what ike_engine_next_sa() shows is
+	 * what the daemon was told. */
+	world.b_shift = 2;                   /* B's NAT lost its mapping and made another */
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	CHECK_EQ_U64(net.a.nmoved, 1);
+	if (net.a.nmoved == 1) {
+		const struct ike_move_info *m = &net.a.moved[0];
+
+		CHECK(ep_is(&m->sa.remote, GW1, 4502) && ep_is(&m->old_remote, GW1, 4501) &&
+		      ep_is(&m->sa.local, PUB1, 4500) && m->udp_encap && !m->sa.mobike);
+		CHECK(children_ok(m, &net.a));
+		CHECK(strstr(net.a.moved_text[0], GW1 ":4502") != NULL);
+	}
+	ia = info(&net.a, spi);
+	CHECK(ep_is(&ia.remote, GW1, 4502) && ia.moves == 1);
+	CHECK_EQ_U64(stats(&net.a).mobike_moves, 0);
+	CHECK_EQ_U64(net.a.nsa_down + net.b.nsa_down, 0);
+	t_net_free(&net);
+
+	/* (c) A behind a NAT itself does not follow (2.23: "A host behind a NAT SHOULD NOT do
+	 * this type of dynamic address update"). */
+	spi = setup(both_behind_nat_no_mobike);
+	CHECK(spi != 0);
+	CHECK(net.a.nsa_up == 1 && net.a.sa_up[0].nat_local && net.a.sa_up[0].nat_remote &&
+	      ep_is(&net.a.sa_up[0].remote, GW1, 4500));
+	world.b_shift = 2;
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	CHECK(ep_is(&infop(&net.a, spi)->remote, GW1, 4500));
+	CHECK_EQ_U64(net.a.nmoved, 0);
+	t_net_free(&net);
+
+	/* (d) The gateway's case: the NAT'd initiator's mapping changes; without MOBIKE B follows
+	 * (2.23) and says so; the Child SAs are listed. */
+	spi = setup(a_behind_nat_no_mobike);
+	CHECK(spi != 0);
+	CHECK(net.b.nsa_up == 1 && ep_is(&net.b.sa_up[0].remote, T_NAT_PUBLIC,
+					  4500 + T_NAT_PORT_OFF));
+	world.nat_off = T_NAT_PORT_OFF + 1000;
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	CHECK_EQ_U64(net.b.nmoved, 1);
+	CHECK(net.b.nmoved == 1 &&
+	      ep_is(&net.b.moved[0].sa.remote, T_NAT_PUBLIC, 4500 + T_NAT_PORT_OFF + 1000) &&
+	      ep_is(&net.b.moved[0].old_remote, T_NAT_PUBLIC, 4500 + T_NAT_PORT_OFF) &&
+	      children_ok(&net.b.moved[0], &net.b));
+	ib = info(&net.b, spi);
+	CHECK(ep_is(&ib.remote, T_NAT_PUBLIC, 4500 + T_NAT_PORT_OFF + 1000));
+	CHECK_EQ_U64(net.a.nmoved, 0);
+	t_net_free(&net);
+}
+
 /* --- 12. the gateway's address set changes (3.5, 3.6) ------------------------------------- */
 
 static void test_gateway_addresses(void)
@@ -1097,11 +1393,13 @@ int main(void)
 	test_superseded();
 	test_deferral();
 	test_path_testing();
+	test_one_pair();
 	test_no_nats();
 	test_refusal();
 	test_forged_updates();
 	test_rr_failures();
 	test_no_implicit();
+	test_remote_updates();
 	test_gateway_addresses();
 	test_rekey();
 	test_nat_mapping();

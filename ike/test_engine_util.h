@@ -398,6 +398,7 @@ static inline void t_collect(struct tnet *n, struct tside *s)
 		case IKE_ACT_SA_MOVED:       /* MOBIKE: recorded below */
 		case IKE_ACT_MOVE_FAILED:
 		case IKE_ACT_PEER_ADDRESSES:
+		case IKE_ACT_PEER_ALIVE:
 			break;
 		}
 		switch ((int)x->kind) {

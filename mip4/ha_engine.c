@@ -76,8 +76,12 @@ int ha_engine_new(const struct ha_engine_config *cfg, struct ha_engine **out)
 	    cfg->home_plen < 8 || cfg->home_plen > 30 || cfg->max_lifetime == UINT16_MAX ||
 	    cfg->max_bindings > BCACHE_MAX_ENTRIES ||
 	    !prefix4_contains(cfg->home_net, cfg->home_plen, cfg->address) ||
-	    (cfg->ident_window && cfg->ident_window < MIP4_IDENT_WINDOW_MIN))
+	    (cfg->ident_window && cfg->ident_window < MIP4_IDENT_WINDOW_MIN) ||
+	    cfg->ntrusted > HA_TRUSTED_MAX)
 		return -EINVAL;
+	for (unsigned i = 0; i < cfg->ntrusted; i++)
+		if (cfg->trusted[i].plen > 32)
+			return -EINVAL;
 	ha = calloc(1, sizeof(*ha));
 	if (!ha)
 		return -ENOMEM;
@@ -91,6 +95,11 @@ int ha_engine_new(const struct ha_engine_config *cfg, struct ha_engine **out)
 	if (!ha->cfg.max_bindings)
 		ha->cfg.max_bindings = HA_MAX_BINDINGS_DEFAULT;
 	ha->bcast.s_addr = net.s_addr | ~prefix4_mask(cfg->home_plen).s_addr;
+	for (unsigned i = 0; i < ha->cfg.ntrusted; i++)
+		ha->cfg.trusted[i].net = prefix4_network(cfg->trusted[i].net, cfg->trusted[i].plen);
+	/* Entries past ntrusted mean nothing: keep them out of anything that reads the copy. */
+	memset(&ha->cfg.trusted[ha->cfg.ntrusted], 0,
+	       sizeof(ha->cfg.trusted[0]) * (HA_TRUSTED_MAX - ha->cfg.ntrusted));
 	ha->bc = bcache_new(ha->cfg.max_bindings);
 	if (!ha->bc) {
 		free(ha);
@@ -124,6 +133,18 @@ const struct ha_stats *ha_engine_stats(const struct ha_engine *ha)
 const struct ha_engine_config *ha_engine_config(const struct ha_engine *ha)
 {
 	return ha ? &ha->cfg : NULL;
+}
+
+bool ha_engine_source_trusted(const struct ha_engine *ha, struct in_addr a)
+{
+	if (!ha)
+		return false;
+	if (ha->cfg.ntrusted == 0)
+		return true;
+	for (unsigned i = 0; i < ha->cfg.ntrusted; i++)
+		if (prefix4_contains(ha->cfg.trusted[i].net, ha->cfg.trusted[i].plen, a))
+			return true;
+	return false;
 }
 
 mm_time_ns ha_engine_next_expiry(const struct ha_engine *ha)
@@ -232,6 +253,11 @@ static void reply(struct rq *q, uint8_t code, uint16_t lifetime, uint64_t ident,
 		rep.nai = q->req.nai;
 	if (udp)
 		rep.udp_reply = *udp;
+	/* RFC 5265 §4.3: an internal home agent "MUST include a Trusted Networks Configured
+	 * extension ... in response to a registration request coming from a trusted address";
+	 * a request from any other source never gets this far (ha_engine_request()). The
+	 * encoder puts it before MN-HA, under the authenticator (§3.4, RFC 5944 §3.8.3.3 b). */
+	rep.tnc.present = ha->cfg.ntrusted > 0;
 	writer_init(&w, out->reply, sizeof(out->reply));
 	n = mip4_reply_encode(&w, &rep, &q->key, NULL);
 	if (n < 0) {
@@ -540,6 +566,19 @@ int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 	 * 24-byte fixed part (what a protocol analyser decodes as one), malformed or not. */
 	if (mip4_msg_type(msg, len) == MIP4_MSG_REG_REQUEST && len >= MIP4_REQUEST_FIXED_LEN)
 		ha->stats.requests++;
+	/* 0. RFC 5265 §4.3: an internal home agent "MUST reject (drop silently) any
+	 * registration request coming from a source address that is not inside any of the
+	 * configured trusted subnets. These dropped registration requests SHOULD be logged."
+	 * First, before the bytes are looked at: nothing from outside gets an answer, not even
+	 * a 131 or 133 that would tell an attacker the home agent is reachable from there. */
+	if (!ha_engine_source_trusted(ha, meta->src.sin_addr)) {
+		ha->stats.dropped_untrusted++;
+		drop_log(ha, &ha->log, "message from %s (type %d, %zu bytes): source is outside "
+			 "the trusted networks (RFC 5265 section 4.3)", src_str(meta, s),
+			 mip4_msg_type(msg, len), len);
+		rc = -EACCES;
+		goto done;
+	}
 	if (mip4_msg_type(msg, len) != MIP4_MSG_REG_REQUEST) {
 		ha->stats.dropped_malformed++;
 		drop_log(ha, &ha->log, "not a Registration Request (type %d, %zu bytes) from %s",

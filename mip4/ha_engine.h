@@ -8,6 +8,11 @@
  * Processing follows RFC 5944 §3.8.2.1 in order, and nothing changes before a request has
  * authenticated and passed the Identification check:
  *
+ *  0. trusted networks (RFC 5265 §4.3, internal home agent), only when configured: a request
+ *     whose IP source address is inside none of them is dropped silently, logged and
+ *     counted, before it is even parsed. Only the IP source counts, however the request got
+ *     here: sent directly, relayed by a foreign agent (its address), or through a VPN
+ *     tunnel (the tunnel inner address), so those sources must be listed to be served;
  *  1. parse (reg.h); malformed, a rule violation, an unknown non-skippable extension, or no
  *     Mobile-Home Authentication -> silently discarded (§3.8.2.1 a, §1.8) and counted; a
  *     Foreign-Home Authentication extension: we share no security association with any
@@ -37,8 +42,10 @@
  *     Lifetime 0 or care-of address = home address deregisters (§3.8.2.2).
  *
  * Every reply carries the fixed part, the NAI when the request had one (RFC 2794 §2), the UDP
- * Tunnel Reply when due, and Mobile-Home Authentication with the mobile node's key
- * (§3.8.3.3); the Identification is copied whole, or for 133 computed per §5.7.1. The reply
+ * Tunnel Reply when due, the Trusted Networks Configured extension when trusted networks
+ * are configured (then every request that gets a reply came from one of them; RFC 5265
+ * §4.3: denials too), and Mobile-Home Authentication with the mobile node's key, which
+ * covers all of them (§3.8.3.3); the Identification is copied whole, or for 133 computed per §5.7.1. The reply
  * goes to the request's source address and port from the address the request was sent to
  * (§3.8.3.1).
  *
@@ -63,9 +70,11 @@
 #define HA_MAX_LIFETIME_DEFAULT 600
 #define HA_KEEPALIVE_DEFAULT 110       /* RFC 3519 §4.9: K defaults to 110 s */
 #define HA_MAX_BINDINGS_DEFAULT 1048576
-/* Largest reply we build: fixed part, NAI, UDP Tunnel Reply, MN-HA with an HMAC-MD5. */
+/* Largest reply we build: fixed part, NAI, UDP Tunnel Reply, TNC, MN-HA with an HMAC-MD5. */
 #define HA_REPLY_MAX (MIP4_REPLY_FIXED_LEN + 2 + MIP4_NAI_MAX + 2 + MIP4_UDPT_LEN + \
-		      MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN)
+		      2 + MIP4_TNC_LEN + MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN)
+/* Trusted networks of an internal home agent (RFC 5265 §4.3): at most this many. */
+#define HA_TRUSTED_MAX 16
 #define HA_EVENTS_MAX 64
 
 enum ha_udp_policy {
@@ -77,6 +86,12 @@ enum ha_udp_policy {
  * by SPI and IP address"): fill *out and return 0, or -ENOENT. The engine wipes its copy. */
 typedef int (*ha_key_lookup_fn)(void *ctx, struct in_addr hoa, uint32_t spi,
 				struct mip4_key *out);
+
+/* An IPv4 prefix (host bits of net are ignored). */
+struct ha_prefix {
+	struct in_addr net;
+	unsigned plen;                 /* 0..32 */
+};
 
 struct ha_engine_config {
 	struct in_addr address;        /* the home agent's address (§3.8.1) */
@@ -91,6 +106,11 @@ struct ha_engine_config {
 	const struct clock *wall;      /* wall clock for Identification; NULL = the system's */
 	mm_time_ns ident_window;       /* 0 = MIP4_IDENT_WINDOW_DEFAULT (7 s) */
 	size_t max_bindings;           /* mobile nodes remembered; 0 = HA_MAX_BINDINGS_DEFAULT */
+	/* RFC 5265 §4.3 (internal home agent): the trusted subnets. ntrusted 0: not an i-HA
+	 * (no source check, no TNC: plain RFC 5944). Otherwise requests from other sources are
+	 * dropped and every reply carries the Trusted Networks Configured extension. */
+	unsigned ntrusted;             /* 0..HA_TRUSTED_MAX */
+	struct ha_prefix trusted[HA_TRUSTED_MAX];
 };
 
 /* How a Registration Request arrived. */
@@ -151,6 +171,8 @@ struct ha_stats {
 	uint64_t dropped_malformed;    /* another message type, or malformed */
 	uint64_t dropped_unauthenticated; /* no MN-HA extension, unknown extension, FA-HA */
 	uint64_t dropped_unknown_spi;  /* no security association: silently discarded */
+	uint64_t dropped_untrusted;    /* datagrams from an IP source outside the trusted
+	                                * networks (RFC 5265 §4.3), whatever they held */
 	uint64_t auth_failures;        /* wrong authenticator (replied 131) */
 	uint64_t replays;              /* Identification not after the last accepted one (133) */
 	uint64_t stale_ident;          /* Identification outside the clock window (133) */
@@ -162,7 +184,8 @@ struct ha_stats {
 struct ha_engine;
 
 /* Returns 0 and *out, or -EINVAL (bad configuration: no key lookup or clock, address 0,
- * prefix length out of range, address outside the home prefix), -ENOMEM. */
+ * prefix length out of range, address outside the home prefix, more than HA_TRUSTED_MAX
+ * trusted networks or one longer than /32), -ENOMEM. */
 int ha_engine_new(const struct ha_engine_config *cfg, struct ha_engine **out);
 void ha_engine_free(struct ha_engine *ha);
 
@@ -171,7 +194,8 @@ void ha_engine_free(struct ha_engine *ha);
  * changed); a negative errno when it was silently discarded, with *out untouched:
  * -EBADMSG malformed / not a Registration Request, -ENOKEY no Mobile-Home Authentication,
  * -EOPNOTSUPP unknown non-skippable extension, -EPERM no security association or a
- * Foreign-Home Authentication extension, -EIO crypto failure. */
+ * Foreign-Home Authentication extension, -EACCES the IP source is outside the configured
+ * trusted networks (RFC 5265 §4.3), -EIO crypto failure. */
 int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 		      const struct ha_rx_meta *meta, struct ha_actions *out);
 
@@ -202,6 +226,10 @@ const struct mip4_binding *ha_engine_lookup(const struct ha_engine *ha, struct i
 const struct bcache *ha_engine_bcache(const struct ha_engine *ha);
 const struct ha_stats *ha_engine_stats(const struct ha_engine *ha);
 const struct ha_engine_config *ha_engine_config(const struct ha_engine *ha);
+
+/* True when trusted networks are configured and a lies inside one of them; true for every
+ * address when none are (RFC 5265 §4.3 applies only to an internal home agent). */
+bool ha_engine_source_trusted(const struct ha_engine *ha, struct in_addr a);
 
 /* Seconds left of b at the engine's current time (rounded up; 0 when due). */
 uint32_t ha_engine_remaining(const struct ha_engine *ha, const struct mip4_binding *b);

@@ -477,6 +477,11 @@ static int accepted(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_t
 	b.coa = mn->sent_coa;
 	b.lifetime = life;
 	b.renewal = renewal;
+	/* RFC 5265 §3.4, §4.1: a TNC counts only under the authenticator just verified. */
+	b.tnc = mip4_reply_tnc_protected(rep);
+	if (rep->tnc.present && !b.tnc)
+		LOG_WARNING(&mn->log, "ignoring a Trusted Networks Configured extension that "
+			    "Mobile-Home Authentication does not cover");
 	/* RFC 3519 §3.2.1: codes 0-63 assent. §4.4: no UDP Tunnel Reply -> the HA does not
 	 * understand the request, and the MN MUST NOT use UDP tunnelling. */
 	b.encap = MN_ENCAP_IPIP;
@@ -525,11 +530,12 @@ static int accepted(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_t
 		a->binding = b;
 	if (b.encap == MN_ENCAP_UDP)
 		LOG_NOTICE(&mn->log, "registered%s coa=%s lifetime=%u encapsulation=udp "
-			   "keepalive=%u", renewal ? " (renewal)" : "", addr4_str(b.coa, c),
-			   b.lifetime, b.keepalive);
+			   "keepalive=%u%s", renewal ? " (renewal)" : "", addr4_str(b.coa, c),
+			   b.lifetime, b.keepalive, b.tnc ? " tnc" : "");
 	else
-		LOG_NOTICE(&mn->log, "registered%s coa=%s lifetime=%u encapsulation=ipip",
-			   renewal ? " (renewal)" : "", addr4_str(b.coa, c), b.lifetime);
+		LOG_NOTICE(&mn->log, "registered%s coa=%s lifetime=%u encapsulation=ipip%s",
+			   renewal ? " (renewal)" : "", addr4_str(b.coa, c), b.lifetime,
+			   b.tnc ? " tnc" : "");
 	return 0;
 }
 

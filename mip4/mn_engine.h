@@ -28,6 +28,8 @@
  *    matches the low 32 bits of the Identification of the most recent request
  *    (§3.6.2.1) and carries a valid Mobile-Home Authentication extension (§3.6.2.1 b).
  *    Nothing changes before all of that holds; anything else is dropped, logged and counted.
+ *    Only such a reply can report a Trusted Networks Configured extension (mn_binding.tnc,
+ *    RFC 5265 §3.4, §4.1).
  *  - Retransmission with exponential backoff (§3.6.3), renewal before expiry (§3.6.2.2),
  *    resynchronisation on code 133 (§3.6.2.3, §5.7.1), deregistration when back home.
  *
@@ -150,6 +152,14 @@ struct mn_binding {
 	uint16_t keepalive;         /* s, when encap is UDP (RFC 3519 §3.2, §4.9); else 0 */
 	mm_time_ns expires_at;      /* monotonic; MN_NEVER for an infinite lifetime */
 	bool renewal;               /* a renewal of the same binding (same CoA) */
+	/* The reply that granted it carried a Trusted Networks Configured extension under its
+	 * Mobile-Home Authentication (RFC 5265 §3.4; reg.h mip4_reply_tnc_protected()): the
+	 * home agent saw this request come from one of its trusted networks (§4.3). Only ever
+	 * set from a reply that passed every check above (parsed, from our home agent, for our
+	 * home address, the latest Identification, authenticated); the mode machine decides
+	 * what it proves (§3.2.3, §4.1: only for a registration sent directly, not through
+	 * the VPN). */
+	bool tnc;
 };
 
 struct mn_action {

@@ -27,6 +27,7 @@ static bool ext_type_known(uint8_t type)
 	case MIP4_EXT_EDS:
 	case MIP4_EXT_NAI:
 	case MIP4_EXT_UDP_TUN_REQ:
+	case MIP4_EXT_TNC:
 		return true;
 	}
 	return false;
@@ -143,6 +144,26 @@ static int decode_udp_reply(const struct ext_view *ext, struct mip4_udp_tunnel_r
 	return 0;
 }
 
+/* Trusted Networks Configured (RFC 5265 §3.4), short format (RFC 5944 §1.11). Returns 0
+ * (decoded), 1 (a Sub-Type we do not know: skipped, RFC 5944 §1.8) or -EBADMSG (no Sub-Type
+ * at all, or Sub-Type 0 with a Length other than 2). The Sub-Type is read before the Length
+ * is judged: §1.11 makes the Length "1 plus the total length of the Data field" of that
+ * Sub-Type, and another Sub-Type may carry other data. Reserved is ignored on receipt. */
+static int decode_tnc(const struct ext_view *ext, struct mip4_tnc *out)
+{
+	struct reader d = ext->data;
+	uint8_t subtype;
+
+	if (!reader_u8(&d, &subtype))
+		return -EBADMSG;
+	if (subtype != MIP4_TNC_SUBTYPE)
+		return 1;
+	if (reader_remaining(&d) != MIP4_TNC_LEN - 1)
+		return -EBADMSG;
+	out->present = true;
+	return 0;
+}
+
 /* Encapsulating Delivery Style (RFC 3024 §3.3): Length 0. */
 static int decode_eds(const struct ext_view *ext)
 {
@@ -152,12 +173,14 @@ static int decode_eds(const struct ext_view *ext)
 /* --- stage 3: message rules ----------------------------------------------------------- */
 
 enum ext_slot { SLOT_MN_HA, SLOT_MN_FA, SLOT_FA_HA, SLOT_NAI, SLOT_UDP_REQ, SLOT_UDP_REPLY,
-		SLOT_EDS, SLOT_COUNT };
+		SLOT_EDS, SLOT_TNC, SLOT_COUNT };
 
 enum ext_pos {
 	POS_ANY,
 	POS_BEFORE_MN_HA, /* covered by MN-HA: requires MN-HA and must precede it */
 	POS_AFTER_MN_HA,  /* must not precede MN-HA (if there is one) */
+	POS_IGNORED,      /* means nothing in this message: skipped like an unknown skippable
+	                   * extension (RFC 5944 §1.8), never decoded or refused */
 };
 
 struct ext_rule {
@@ -180,6 +203,9 @@ static const struct ext_rule request_rules[] = {
 	{ MIP4_EXT_NAI, SLOT_NAI, 1, POS_BEFORE_MN_HA, false },
 	{ MIP4_EXT_UDP_TUN_REQ, SLOT_UDP_REQ, 1, POS_ANY, false },
 	{ MIP4_EXT_EDS, SLOT_EDS, 1, POS_AFTER_MN_HA, false },
+	/* RFC 5265 §3.4, §4.3: only the home agent's replies carry it. A request with one is
+	 * not wrong, merely odd: skippable, so skipped (as before we knew the type). */
+	{ MIP4_EXT_TNC, SLOT_TNC, 0, POS_IGNORED, false },
 };
 
 /* Registration Reply: RFC 5944 §3.8.3.3 (order a-e), §3.7.3.2 (the FA appends MN-FA last),
@@ -192,6 +218,11 @@ static const struct ext_rule reply_rules[] = {
 	{ MIP4_EXT_FA_HA_AUTH, SLOT_FA_HA, 1, POS_AFTER_MN_HA, true },
 	{ MIP4_EXT_NAI, SLOT_NAI, 1, POS_ANY, false },
 	{ MIP4_EXT_UDP_TUN_REPLY, SLOT_UDP_REPLY, 1, POS_BEFORE_MN_HA, false },
+	/* RFC 5265 §3.4: accepted on either side of MN-HA, but only before it does it count
+	 * (where_of(); mip4_reply_tnc_protected()). One after it is what anybody on the path
+	 * could append to an authentic reply; refusing the reply for it would gain nothing
+	 * (they could as well drop it), so the reply is kept and the TNC marked "after". */
+	{ MIP4_EXT_TNC, SLOT_TNC, 1, POS_ANY, false },
 };
 
 struct rule_set {
@@ -270,6 +301,7 @@ struct ext_out {
 	struct mip4_udp_tunnel_req *udp_req;     /* NULL for replies */
 	bool *udp_req_not_understood;
 	struct mip4_udp_tunnel_reply *udp_reply; /* NULL for requests */
+	struct mip4_tnc *tnc;                    /* NULL for requests */
 	bool *eds;
 	struct mip4_auth_ext *auth[3];           /* MN-HA, MN-FA, FA-HA */
 	unsigned *skipped;
@@ -299,6 +331,10 @@ static int decode_known(const struct ext_view *ext, const struct ext_out *out)
 		if (!out->udp_reply)
 			break;
 		return decode_udp_reply(ext, out->udp_reply);
+	case MIP4_EXT_TNC:
+		if (!out->tnc)
+			break;
+		return decode_tnc(ext, out->tnc);
 	case MIP4_EXT_EDS:
 		if (!out->eds)
 			break;
@@ -329,6 +365,10 @@ static int walk_one(const struct ext_view *ext, const struct rule_set *set,
 	rule = rule_for(set, ext->type);
 	if (!rule) {
 		seen->disallowed = true;
+		return 0;
+	}
+	if (rule->pos == POS_IGNORED) {
+		(*out->skipped)++;
 		return 0;
 	}
 	if (seen->count[rule->slot] > 0) {
@@ -462,7 +502,7 @@ int mip4_reply_parse(const void *msg, size_t len, struct mip4_reg_reply *out)
 {
 	struct mip4_reg_reply rep;
 	const struct ext_out ext = {
-		.nai = &rep.nai, .udp_reply = &rep.udp_reply,
+		.nai = &rep.nai, .udp_reply = &rep.udp_reply, .tnc = &rep.tnc,
 		.auth = { &rep.mn_ha, &rep.mn_fa, &rep.fa_ha }, .skipped = &rep.skipped,
 	};
 	struct ext_seen seen;
@@ -489,6 +529,8 @@ int mip4_reply_parse(const void *msg, size_t len, struct mip4_reg_reply *out)
 		return rc;
 	if (rep.nai.present)
 		rep.nai.where = where_of(seen.off[SLOT_NAI], &seen);
+	if (rep.tnc.present)
+		rep.tnc.where = where_of(seen.off[SLOT_TNC], &seen);
 	*out = rep;
 	return 0;
 }
@@ -599,6 +641,15 @@ static void write_udp_reply(struct writer *w, const struct mip4_udp_tunnel_reply
 	writer_be16(w, u->keepalive);
 }
 
+/* RFC 5265 §3.4: Sub-Type 0, Reserved "set to 0 when sending". */
+static void write_tnc(struct writer *w)
+{
+	writer_u8(w, MIP4_EXT_TNC);
+	writer_u8(w, MIP4_TNC_LEN);
+	writer_u8(w, MIP4_TNC_SUBTYPE);
+	writer_u8(w, 0);
+}
+
 /* Append the optional authentication extension (key may be NULL). */
 static int append_auth(struct writer *w, size_t start, uint8_t type, const struct mip4_key *key)
 {
@@ -651,8 +702,10 @@ static int reply_check(const struct mip4_reg_reply *rep, const struct mip4_key *
 		return -EINVAL;
 	if (!nai_ok(&rep->nai))
 		return -EINVAL;
-	/* §3.4: the HA's replies are authenticated; the UDP Tunnel Reply must be covered. */
-	if (!mn_ha && (mip4_code_is_from_ha(rep->code) || rep->udp_reply.present))
+	/* §3.4: the HA's replies are authenticated; the UDP Tunnel Reply and the TNC must be
+	 * covered (RFC 3519 §3.2; RFC 5265 §3.4 is worthless unauthenticated). */
+	if (!mn_ha && (mip4_code_is_from_ha(rep->code) || rep->udp_reply.present ||
+		       rep->tnc.present))
 		return -EINVAL;
 	return 0;
 }
@@ -669,6 +722,8 @@ int mip4_reply_encoded_len(const struct mip4_reg_reply *rep, const struct mip4_k
 	    auth_ext_len(mn_fa);
 	if (rep->udp_reply.present)
 		n += 2 + MIP4_UDPT_LEN;
+	if (rep->tnc.present)
+		n += 2 + MIP4_TNC_LEN;
 	return (int)n;
 }
 
@@ -691,10 +746,13 @@ int mip4_reply_encode(struct writer *w, const struct mip4_reg_reply *rep,
 	write_addr(w, rep->home_addr);
 	write_addr(w, rep->home_agent);
 	writer_be64(w, rep->ident);
-	/* §3.8.3.3 b: extensions for the MN, then c: MN-HA. */
+	/* §3.8.3.3 b: extensions for the MN (RFC 5265 §3.4's TNC among them, so that the
+	 * authenticator covers it), then c: MN-HA. */
 	write_nai(w, &rep->nai);
 	if (rep->udp_reply.present)
 		write_udp_reply(w, &rep->udp_reply);
+	if (rep->tnc.present)
+		write_tnc(w);
 	rc = append_auth(w, start, MIP4_EXT_MN_HA_AUTH, mn_ha);
 	/* §3.7.3.2: a foreign agent's Mobile-Foreign Authentication goes last. */
 	if (rc == 0)

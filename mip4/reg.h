@@ -9,6 +9,8 @@
  *	130  Encapsulating Delivery Style        RFC 3024 §3.3, skippable
  *	131  Mobile Node NAI                     RFC 2794 §2, skippable
  *	144  UDP Tunnel Request (short format)   RFC 3519 §3.1, skippable
+ *	149  Trusted Networks Configured         RFC 5265 §3.4, skippable, short format;
+ *	                                         only in replies (a request's is skipped)
  *
  * Messages are the UDP payload only (port 434); the caller owns the IP and UDP headers.
  *
@@ -79,13 +81,15 @@
 #define MIP4_LIFETIME_DEREGISTER 0
 #define MIP4_LIFETIME_INFINITE   0xffffu
 
-/* Extension types (RFC 5944 §1.8, §6.3; RFC 3519 §8; RFC 3024 §7; RFC 2794 §6). The
- * authentication ones are in auth.h. Types 128-255 are skippable (RFC 5944 §1.8). */
+/* Extension types (RFC 5944 §1.8, §6.3; RFC 3519 §8; RFC 3024 §7; RFC 2794 §6; RFC 5265
+ * §3.4). The authentication ones are in auth.h. Types 128-255 are skippable (RFC 5944
+ * §1.8). */
 #define MIP4_EXT_PAD            0
 #define MIP4_EXT_UDP_TUN_REPLY  44
 #define MIP4_EXT_EDS            130
 #define MIP4_EXT_NAI            131
 #define MIP4_EXT_UDP_TUN_REQ    144
+#define MIP4_EXT_TNC            149
 #define MIP4_EXT_SKIPPABLE_MIN  128
 
 /* Reply codes (RFC 5944 §3.4, §6.4; RFC 3024 §3.4; RFC 2794 §5; RFC 3519 §3.5, §8).
@@ -194,6 +198,26 @@ struct mip4_udp_tunnel_reply {
 	uint16_t keepalive;  /* seconds; 0 = use the configured default (§3.2) */
 };
 
+/* Trusted Networks Configured (RFC 5265 §3.4): Type 149, Length 2, Sub-Type 0, Reserved
+ * (sent as 0, ignored on receipt). The internal home agent puts it in every reply to a
+ * request from a source inside its trusted networks (§4.3); a mobile node may leave IPsec
+ * off only when an authenticated reply of that home agent carries it (§3.2.3, §4.1).
+ * Only a TNC before Mobile-Home Authentication is covered by the authenticator (RFC 5944
+ * §3.5.1 "all prior Extensions"; §3.8.3.3 b: the HA's extensions for the MN precede it);
+ * one after it could have been appended by anybody on the path and proves nothing:
+ * mip4_reply_tnc_protected() is the test to use.
+ * Parsing: Length 0 (no Sub-Type, RFC 5944 §1.11) -> -EBADMSG; a Sub-Type other than 0 is
+ * a member of the type we do not know, whose length we cannot judge: skipped and counted
+ * in `skipped`, like any unknown skippable extension (RFC 5944 §1.8; RFC 5265 §7 lets
+ * IANA assign more Sub-Types); Sub-Type 0 with a Length other than 2 -> -EBADMSG (as for
+ * the UDP Tunnel Request, RFC 3519 §3.1); two of them -> -EPROTO. */
+#define MIP4_TNC_LEN 2
+#define MIP4_TNC_SUBTYPE 0
+struct mip4_tnc {
+	bool present;
+	enum mip4_ext_where where;
+};
+
 struct mip4_reg_request {
 	uint8_t flags;              /* MIP4_REQ_*, as received (reserved bits included) */
 	uint16_t lifetime;          /* seconds; 0 deregister, 0xffff infinite */
@@ -226,6 +250,7 @@ struct mip4_reg_reply {
 
 	struct mip4_nai nai;
 	struct mip4_udp_tunnel_reply udp_reply;
+	struct mip4_tnc tnc;        /* RFC 5265 §3.4 */
 
 	struct mip4_auth_ext mn_ha; /* present whenever mip4_code_is_from_ha(code) */
 	struct mip4_auth_ext mn_fa;
@@ -233,6 +258,14 @@ struct mip4_reg_reply {
 
 	unsigned skipped;
 };
+
+/* True when the reply carries a Trusted Networks Configured extension that its Mobile-Home
+ * Authentication covers (RFC 5265 §3.4, §4.1; RFC 5944 §3.5.1). Whether that authenticator
+ * verifies, and whether the reply is fresh, is for the caller to check (auth.h, ident.h). */
+static inline bool mip4_reply_tnc_protected(const struct mip4_reg_reply *rep)
+{
+	return rep->tnc.present && rep->tnc.where == MIP4_EXT_BEFORE_MN_HA && rep->mn_ha.present;
+}
 
 /* The message type of a port-434 datagram (its first byte), or -EBADMSG if empty. */
 int mip4_msg_type(const void *msg, size_t len);
@@ -255,9 +288,11 @@ int mip4_request_encode(struct writer *w, const struct mip4_reg_request *req,
 			const struct mip4_key *mn_ha, const struct mip4_key *mn_fa);
 
 /* Encode a Registration Reply (RFC 5944 §3.8.3.3): fixed part, NAI, UDP Tunnel Reply,
- * Mobile-Home Authentication with mn_ha (required when mip4_code_is_from_ha(code), optional
- * for a foreign agent's own denial), then Mobile-Foreign Authentication with mn_fa
- * (optional). Returns the number of bytes written. */
+ * Trusted Networks Configured (rep->tnc.present; its .where is ignored: it always goes
+ * before MN-HA, so the authenticator covers it, and needs mn_ha), Mobile-Home
+ * Authentication with mn_ha (required when mip4_code_is_from_ha(code), optional for a
+ * foreign agent's own denial), then Mobile-Foreign Authentication with mn_fa (optional).
+ * Returns the number of bytes written. */
 int mip4_reply_encode(struct writer *w, const struct mip4_reg_reply *rep,
 		      const struct mip4_key *mn_ha, const struct mip4_key *mn_fa);
 

@@ -1005,6 +1005,189 @@ static void test_journal(void)
 	ha_engine_free(f.ha);
 }
 
+/* RFC 5265 §4.3: an internal home agent with trusted networks. */
+#define UNTRUSTED "203.0.113.7"
+#define TIA "10.1.0.9"            /* a VPN tunnel inner address: 10.0.0.0/8 is trusted */
+#define FA_IN "198.18.11.1"       /* a foreign agent inside the trusted 198.18.11.0/24 */
+
+static void fx_trusted(struct fx *f)
+{
+	fx_init(f, HA_UDP_ALLOW);
+	ha_engine_free(f->ha);
+	f->cfg.ntrusted = 4;
+	f->cfg.trusted[0] = (struct ha_prefix){ ip("198.18.11.0"), 24 };
+	f->cfg.trusted[1] = (struct ha_prefix){ ip("10.1.2.3"), 8 };  /* host bits: cleared */
+	f->cfg.trusted[2] = (struct ha_prefix){ ip("198.18.1.0"), 24 };
+	f->cfg.trusted[3] = (struct ha_prefix){ ip(NAT), 32 };
+	if (ha_engine_new(&f->cfg, &f->ha) < 0)
+		abort();
+}
+
+/* The reply in f->a authenticates for hoa and has a TNC under its MN-HA. */
+static bool reply_tnc(const struct fx *f, const char *hoa, struct mip4_reg_reply *rep)
+{
+	return reply_ok(f, hoa, rep) && rep->tnc.present &&
+	       rep->tnc.where == MIP4_EXT_BEFORE_MN_HA && mip4_reply_tnc_protected(rep);
+}
+
+static void test_trusted_networks(void)
+{
+	struct fx f;
+	struct ha_engine *ha = NULL;
+	struct ha_engine_config c;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	struct ha_rx_meta m;
+	uint8_t buf[512];
+	size_t n;
+	unsigned bad = 0;
+	const struct ha_stats *st;
+
+	/* Not configured: every source is served and no reply carries a TNC. */
+	fx_init(&f, HA_UDP_ALLOW);
+	CHECK(ha_engine_source_trusted(f.ha, ip(UNTRUSTED)));
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 434), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && !rep.tnc.present);
+	CHECK_EQ_U64(reg(&f, HOA, UNTRUSTED, 300, UNTRUSTED, 434), 0);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && !rep.tnc.present);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->dropped_untrusted, 0);
+	/* Configuration limits. */
+	c = f.cfg;
+	c.ntrusted = HA_TRUSTED_MAX + 1;
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	c.ntrusted = 1;
+	c.trusted[0] = (struct ha_prefix){ ip("198.18.11.0"), 33 };
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), (uint64_t)-EINVAL);
+	CHECK(ha == NULL);
+	c.ntrusted = HA_TRUSTED_MAX;
+	for (unsigned i = 0; i < HA_TRUSTED_MAX; i++)
+		c.trusted[i] = (struct ha_prefix){ ip("198.18.11.0"), 24 + i / 2 };
+	CHECK_EQ_U64(ha_engine_new(&c, &ha), 0);
+	ha_engine_free(ha);
+	ha_engine_free(f.ha);
+
+	fx_trusted(&f);
+	/* Membership, at the edges; the host bits of 10.1.2.3/8 are cleared. */
+	CHECK(ha_engine_config(f.ha)->trusted[1].net.s_addr == ip("10.0.0.0").s_addr);
+	CHECK(ha_engine_source_trusted(f.ha, ip("198.18.11.0")));
+	CHECK(ha_engine_source_trusted(f.ha, ip("198.18.11.255")));
+	CHECK(!ha_engine_source_trusted(f.ha, ip("198.18.10.255")));
+	CHECK(!ha_engine_source_trusted(f.ha, ip("198.18.12.0")));
+	CHECK(ha_engine_source_trusted(f.ha, ip("10.255.255.255")));
+	CHECK(!ha_engine_source_trusted(f.ha, ip("11.0.0.0")));
+	CHECK(ha_engine_source_trusted(f.ha, ip(NAT)));
+	CHECK(!ha_engine_source_trusted(f.ha, ip("198.18.200.2")));
+	CHECK(!ha_engine_source_trusted(f.ha, ip(UNTRUSTED)));
+
+	/* From a trusted source: accepted, and the reply carries the TNC under MN-HA. */
+	CHECK_EQ_U64(reg(&f, HOA, COA1, 300, COA1, 434), 0);
+	CHECK(f.a.code == 0 && f.a.events[0].kind == HA_EV_ADDED);
+	CHECK(reply_tnc(&f, HOA, &rep) && rep.code == 0);
+
+	/* From outside: the very request a trusted source would get accepted is dropped
+	 * silently, before anything else: no reply, no state, no replay state used up. */
+	o = (struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(UNTRUSTED, 434);
+	expect_silent(&f, buf, n, &m, -EACCES, &bad);
+	m = meta("198.18.12.20", 434);     /* next door to a trusted /24 */
+	expect_silent(&f, buf, n, &m, -EACCES, &bad);
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && reply_tnc(&f, HOA, &rep) && rep.ident == o.ident);
+	/* A bad authenticator from outside gets no 131 either, garbage is not "malformed". */
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	buf[n - 1] ^= 1;
+	m = meta(UNTRUSTED, 434);
+	expect_silent(&f, buf, n, &m, -EACCES, &bad);
+	expect_silent(&f, buf, 3, &m, -EACCES, &bad);
+	st = ha_engine_stats(f.ha);
+	CHECK_EQ_U64(st->dropped_untrusted, 4);
+	CHECK_EQ_U64(st->auth_failures, 0);
+	CHECK_EQ_U64(st->dropped_malformed, 0);
+	CHECK_EQ_U64(st->requests, 5);  /* whole Type 1 fixed parts: 2 served, 3 dropped */
+	/* ... the same bad authenticator from inside: 131, with the TNC as well (§4.3: every
+	 * reply to a trusted source). */
+	m = meta(COA1, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_MN_AUTH_FAILED && reply_tnc(&f, HOA, &rep));
+	/* Denials after the Identification check too (136: not our address). */
+	n = build(&(struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300, .ha = HOA2,
+				     .flags = MIP4_REQ_D, .ident = fresh(&f) }, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_UNKNOWN_HA_ADDRESS && reply_tnc(&f, HOA, &rep));
+
+	/* Only the IP source counts, however the request got here. Through the VPN: the
+	 * tunnel inner address is source and co-located care-of address. */
+	CHECK_EQ_U64(reg(&f, HOA2, TIA, 300, TIA, 434), 0);
+	CHECK(f.a.code == 0 && reply_tnc(&f, HOA2, &rep));
+	/* Relayed by a foreign agent (no D; source = the FA): inside, served; the same
+	 * request relayed from outside, dropped although its care-of address is inside. */
+	o = (struct rq_opts){ .hoa = HOA2, .coa = FA_IN, .lifetime = 300, .flags = MIP4_REQ_T,
+			      .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(UNTRUSTED, 434);
+	memset(&f.a, 0xa5, sizeof(f.a));
+	CHECK(handle(&f, buf, n, &m) == -EACCES && f.a.nevents == 0xa5a5a5a5);
+	m = meta(FA_IN, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && reply_tnc(&f, HOA2, &rep));
+	CHECK(ha_engine_lookup(f.ha, ip(HOA2))->coa.s_addr == ip(FA_IN).s_addr);
+	/* Behind a NAT whose public address is trusted: the UDP Tunnel Reply and the TNC,
+	 * both under MN-HA. */
+	o = (struct rq_opts){ .hoa = HOA2, .coa = PRIV, .lifetime = 300,
+			      .flags = MIP4_REQ_D | MIP4_REQ_T, .udp = true,
+			      .udp_encap = MIP4_UDPT_ENCAP_IPIP, .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	m = meta(NAT, 40123);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && reply_tnc(&f, HOA2, &rep));
+	CHECK(rep.udp_reply.present && rep.udp_reply.code == MIP4_UDPT_CODE_ACCEPT);
+	CHECK(ha_engine_lookup(f.ha, ip(HOA2))->encap == MIP4_ENCAP_UDP);
+	/* Deregistration from the home link (198.18.1.0/24 is listed). */
+	n = build(&(struct rq_opts){ .hoa = HOA, .coa = HOA, .lifetime = 0,
+				     .ident = fresh(&f) }, buf, sizeof(buf));
+	m = meta(HOA, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.reply_on_home_link && reply_tnc(&f, HOA, &rep));
+	CHECK(ha_engine_lookup(f.ha, ip(HOA)) == NULL);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->dropped_untrusted, 5);
+	CHECK_EQ_U64(bad, 0);
+	ha_engine_free(f.ha);
+
+	/* The drop is logged (§4.3 "SHOULD be logged"), naming the source. */
+	{
+		FILE *log = tmpfile();
+		char text[4096];
+		size_t len;
+
+		log_set_stream(log);
+		log_set_format(LOG_FORMAT_JOURNAL);
+		log_set_level(LOG_LEVEL_DEBUG);
+		fx_trusted(&f);
+		n = build(&(struct rq_opts){ .hoa = HOA, .coa = COA1, .lifetime = 300,
+					     .flags = MIP4_REQ_D, .ident = fresh(&f) },
+			  buf, sizeof(buf));
+		m = meta(UNTRUSTED, 5555);
+		handle(&f, buf, n, &m);
+		fflush(log);
+		rewind(log);
+		len = fread(text, 1, sizeof(text) - 1, log);
+		text[len] = 0;
+		log_set_stream(NULL);
+		log_set_level(LOG_LEVEL_ERROR);
+		fclose(log);
+		CHECK(strstr(text, "<4>ha[198.18.1.1]: dropped: message from 203.0.113.7:5555 "
+			      "(type 1, 46 bytes): source is outside the trusted networks "
+			      "(RFC 5265 section 4.3)") != NULL);
+		if (tap_failed)
+			printf("# log:\n%s", text);
+		ha_engine_free(f.ha);
+	}
+}
+
 static void test_log_lines(void)
 {
 	struct fx f;
@@ -1054,6 +1237,7 @@ int main(void)
 	test_hostile();
 	test_many_and_persist();
 	test_journal();
+	test_trusted_networks();
 	test_log_lines();
 	return tap_done();
 }

@@ -152,6 +152,7 @@ struct reply_opts {
 	const uint8_t *key;      /* NULL: the right one */
 	bool no_auth;            /* FA-style reply without MN-HA */
 	const char *home_addr;   /* NULL: ours */
+	bool tnc;                /* Trusted Networks Configured, before MN-HA (RFC 5265 §3.4) */
 };
 
 static size_t build_reply(const struct reply_opts *o, uint8_t *buf, size_t cap)
@@ -172,6 +173,7 @@ static size_t build_reply(const struct reply_opts *o, uint8_t *buf, size_t cap)
 		rep.udp_reply.code = o->udp_code;
 		rep.udp_reply.keepalive = o->keepalive;
 	}
+	rep.tnc.present = o->tnc;
 	mip4_key_set(&key, 1000, o->key ? o->key : secret, sizeof(secret));
 	writer_init(&w, buf, cap);
 	n = mip4_reply_encode(&w, &rep, o->no_auth ? NULL : &key, NULL);
@@ -930,6 +932,115 @@ static void test_odd_lifetimes(void)
 /* Every single-bit flip and every truncation of a valid reply, and random garbage, is
  * refused and changes nothing: MN-HA covers every byte up to the authenticator, and the
  * authenticator itself (RFC 5944 §3.5.1). Then the genuine reply still registers. */
+/* RFC 5265 §3.4, §4.1: the binding says whether the reply that granted it carried a TNC
+ * covered by its authenticator; a reply that fails any check never reports one. */
+static const uint8_t tnc_ext[] = { 149, 2, 0, 0 };
+
+static const struct mn_action *deliver_raw(struct fixture *f, const uint8_t *buf, size_t n,
+					   int *rc)
+{
+	*rc = mn_engine_reply(f->mn, buf, n, ip(HA), f->now, &f->a);
+	return *rc == 0 ? find(&f->a, MN_ACT_BINDING_UP) : NULL;
+}
+
+static void test_tnc(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req;
+	struct mn_status stt;
+	struct mn_engine_stats st;
+	const struct mn_action *up;
+	struct mn_actions keep;
+	uint8_t buf[256], forged[256];
+	size_t n;
+	int rc;
+
+	setup(&f);
+	log_capture();
+	/* With the TNC under MN-HA: tnc. */
+	mn_engine_set_location(f.mn, false, ip(COA1), f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	struct reply_opts o = { .code = 0, .lifetime = 300, .ident = req.ident, .tnc = true };
+	n = build_reply(&o, buf, sizeof(buf));
+	up = deliver_raw(&f, buf, n, &rc);
+	CHECK(rc == 0 && up && up->binding.tnc);
+	mn_engine_status(f.mn, &stt);
+	CHECK(stt.bound && stt.binding.tnc);
+	CHECK(strstr(logbuf, "registered coa=198.18.11.10 lifetime=300 encapsulation=ipip tnc")
+	      != NULL);
+
+	/* Per reply, not sticky: a renewal answered without one clears it. */
+	mn_engine_reregister(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident };
+	n = build_reply(&o, buf, sizeof(buf));
+	up = deliver_raw(&f, buf, n, &rc);
+	CHECK(rc == 0 && up && up->binding.renewal && !up->binding.tnc);
+	mn_engine_status(f.mn, &stt);
+	CHECK(stt.bound && !stt.binding.tnc);
+
+	/* A TNC after MN-HA (anyone on the path can append one to an authentic reply): the
+	 * reply is accepted, the TNC does not count. */
+	mn_engine_set_location(f.mn, false, ip(COA2), f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident };
+	n = build_reply(&o, buf, sizeof(buf));
+	memcpy(buf + n, tnc_ext, sizeof(tnc_ext));
+	up = deliver_raw(&f, buf, n + sizeof(tnc_ext), &rc);
+	CHECK(rc == 0 && up && !up->binding.tnc);
+	CHECK(strstr(logbuf, "ignoring a Trusted Networks Configured extension") != NULL);
+
+	/* Replies that fail a check never get as far, TNC or not. */
+	mn_engine_set_location(f.mn, false, ip(COA1), f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	keep = f.a;
+	/* Inserting a TNC before MN-HA of an authentic reply breaks the authenticator. */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident };
+	n = build_reply(&o, buf, sizeof(buf));
+	memcpy(forged, buf, MIP4_REPLY_FIXED_LEN);
+	memcpy(forged + MIP4_REPLY_FIXED_LEN, tnc_ext, sizeof(tnc_ext));
+	memcpy(forged + MIP4_REPLY_FIXED_LEN + sizeof(tnc_ext), buf + MIP4_REPLY_FIXED_LEN,
+	       n - MIP4_REPLY_FIXED_LEN);
+	CHECK(deliver_raw(&f, forged, n + sizeof(tnc_ext), &rc) == NULL && rc == -EACCES);
+	/* Wrong key. */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident, .tnc = true,
+				 .key = wrong_secret };
+	CHECK(deliver(&f, &o) == -EACCES);
+	/* Not fresh: the Identification of an earlier request (replayed). */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident - (1ull << 32) - 1,
+				 .tnc = true };
+	CHECK(deliver(&f, &o) == -ESRCH);
+	/* From another address. */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident, .tnc = true };
+	n = build_reply(&o, buf, sizeof(buf));
+	CHECK(mn_engine_reply(f.mn, buf, n, ip("198.18.99.9"), f.now, &f.a) == -EPERM);
+	/* Truncated in the middle of the TNC. */
+	CHECK(mn_engine_reply(f.mn, buf, MIP4_REPLY_FIXED_LEN + 3, ip(HA), f.now, &f.a) ==
+	      -EBADMSG);
+	CHECK_MEM(&keep, &f.a, sizeof(keep));
+	mn_engine_status(f.mn, &stt);
+	CHECK(!stt.bound && mn_engine_state(f.mn) == MN_STATE_REGISTERING);
+	/* A denial carrying one (an i-HA answers trusted sources with it): no binding. */
+	o = (struct reply_opts){ .code = MIP4_CODE_HA_ADMIN_PROHIBITED, .ident = req.ident,
+				 .tnc = true };
+	CHECK(deliver(&f, &o) == 0);
+	CHECK(find(&f.a, MN_ACT_DENIED) && !find(&f.a, MN_ACT_BINDING_UP));
+	/* And the genuine one, after all that. */
+	advance(&f, f.a.deadline - f.now);
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident, .tnc = true };
+	CHECK(deliver(&f, &o) == 0);
+	up = find(&f.a, MN_ACT_BINDING_UP);
+	CHECK(up && up->binding.tnc && up->binding.coa.s_addr == ip(COA1).s_addr);
+	mn_engine_stats(f.mn, &st);
+	CHECK_EQ_U64(st.dropped_auth, 2);
+	CHECK_EQ_U64(st.dropped_unmatched, 2);
+	CHECK_EQ_U64(st.dropped_malformed, 1);
+	log_release();
+	teardown(&f);
+}
+
 static void test_reply_mutations(void)
 {
 	struct fixture f;
@@ -1009,5 +1120,6 @@ int main(void)
 	test_detach_and_stop();
 	test_odd_lifetimes();
 	test_reply_mutations();
+	test_tnc();
 	return tap_done();
 }

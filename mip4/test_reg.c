@@ -1,6 +1,7 @@
 /* Unit tests for mip4/reg.c: Registration Request / Reply encoding byte by byte against the
  * RFC 5944 §3.3/§3.4 figures, round trips, malformed extensions, ordering rules, truncation
- * and authenticator verification through the parsed offsets. */
+ * and authenticator verification through the parsed offsets; the RFC 5265 §3.4 Trusted
+ * Networks Configured extension. */
 #include <errno.h>
 #include <string.h>
 
@@ -613,6 +614,156 @@ static void test_bit_flips(void)
 	mip4_key_wipe(&other);
 }
 
+/* Trusted Networks Configured (RFC 5265 §3.4): the figure's bytes, where it sits relative to
+ * MN-HA, what the authenticator covers, lengths and Sub-Types. */
+static void test_tnc(void)
+{
+	/* RFC 5944 §3.4 fixed part; RFC 5265 §3.4 figure: Type 149, Length 2, Sub-Type 0,
+	 * Reserved 0; RFC 5944 §3.5.2 MN-HA last (§3.8.3.3 b-c), written out by hand. */
+	uint8_t expect[46] = {
+		0x03, 0x00, 0x01, 0x2c,                         /* Type 3, Code 0, Lifetime 300 */
+		198, 18, 1, 100,                                /* Home Address */
+		198, 18, 1, 1,                                  /* Home Agent */
+		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, /* Identification */
+		149, 2, 0, 0,                                   /* TNC */
+		32, 20, 0x00, 0x00, 0x10, 0x00,                 /* MN-HA, SPI 0x1000 */
+	};
+	static const uint8_t tnc[] = { 149, 2, 0, 0 };
+	static const uint8_t tnc_reserved[] = { 149, 2, 0, 0xff };
+	static const uint8_t tnc_len0[] = { 149, 0 };
+	static const uint8_t tnc_len1[] = { 149, 1, 0 };
+	static const uint8_t tnc_len3[] = { 149, 3, 0, 0, 0 };
+	static const uint8_t tnc_cut[] = { 149, 2, 0 };
+	static const uint8_t tnc_sub1[] = { 149, 2, 1, 0 };
+	static const uint8_t tnc_sub7_long[] = { 149, 5, 7, 1, 2, 3, 4 };
+	static const uint8_t tnc_sub1_len1[] = { 149, 1, 1 };
+	static const uint8_t tnc_twice[] = { 149, 2, 0, 0, 149, 2, 0, 0 };
+	static const uint8_t tnc_sub1_then_0[] = { 149, 2, 1, 0, 149, 2, 0, 0 };
+	static const uint8_t nai[] = { 131, 3, 'a', '@', 'b' };
+	uint8_t mnfa[22] = { 33, 20, 0, 0, 0x20, 0 };
+	struct mip4_reg_reply rep, got;
+	struct mip4_reg_request req;
+	uint8_t buf[256], buf2[256];
+	struct writer w;
+	size_t n;
+	int m;
+
+	CHECK(mip4_hmac_md5(mn_ha_key.key, mn_ha_key.len, expect, 30, expect + 30) == 0);
+	memset(&rep, 0, sizeof(rep));
+	rep.code = MIP4_CODE_ACCEPTED;
+	rep.lifetime = 300;
+	rep.home_addr = ip4(198, 18, 1, 100);
+	rep.home_agent = ip4(198, 18, 1, 1);
+	rep.ident = UINT64_C(0x0123456789abcdef);
+	rep.tnc.present = true;
+	rep.tnc.where = MIP4_EXT_AFTER_MN_HA;  /* ignored by the encoder */
+	CHECK_EQ_U64(mip4_reply_encoded_len(&rep, &mn_ha_key, NULL), sizeof(expect));
+	writer_init(&w, buf, sizeof(buf));
+	m = mip4_reply_encode(&w, &rep, &mn_ha_key, NULL);
+	CHECK_EQ_U64(m, sizeof(expect));
+	CHECK_MEM(buf, expect, sizeof(expect));
+	CHECK(mip4_reply_parse(buf, (size_t)m, &got) == 0);
+	CHECK(got.tnc.present && got.tnc.where == MIP4_EXT_BEFORE_MN_HA);
+	CHECK(mip4_reply_tnc_protected(&got));
+	CHECK_EQ_U64(got.skipped, 0);
+	CHECK_EQ_U64(got.mn_ha.ext_off, 24);
+	CHECK(mip4_auth_verify(buf, (size_t)m, &got.mn_ha, lookup, NULL) == 0);
+	/* Round trip: the parsed reply encodes to the same bytes. */
+	writer_init(&w, buf2, sizeof(buf2));
+	CHECK_EQ_U64(mip4_reply_encode(&w, &got, &mn_ha_key, NULL), m);
+	CHECK_MEM(buf2, buf, (size_t)m);
+	/* The authenticator covers it (RFC 5944 §3.5.1): a TNC turned into another type, or
+	 * the Reserved byte changed, no longer verifies. */
+	buf[20] = 150;
+	CHECK(mip4_reply_parse(buf, (size_t)m, &got) == 0);
+	CHECK(!got.tnc.present && !mip4_reply_tnc_protected(&got) && got.skipped == 1);
+	CHECK(mip4_auth_verify(buf, (size_t)m, &got.mn_ha, lookup, NULL) == -EACCES);
+	buf[20] = 149;
+	buf[23] = 1;
+	CHECK(mip4_reply_parse(buf, (size_t)m, &got) == 0 && got.tnc.present);
+	CHECK(mip4_auth_verify(buf, (size_t)m, &got.mn_ha, lookup, NULL) == -EACCES);
+
+	/* With the NAI, a UDP Tunnel Reply and an FA's MN-FA: order b (NAI, UDP, TNC), c, then
+	 * MN-FA; the TNC stays under MN-HA. */
+	rep.nai.present = true;
+	rep.nai.len = 3;
+	memcpy(rep.nai.text, "a@b", 4);
+	rep.udp_reply.present = true;
+	rep.udp_reply.code = MIP4_UDPT_CODE_DECLINED;
+	writer_init(&w, buf, sizeof(buf));
+	m = mip4_reply_encode(&w, &rep, &mn_ha_key, &mn_fa_key);
+	CHECK_EQ_U64(m, 20 + 5 + 8 + 4 + 22 + 22);
+	CHECK(m > 0 && buf[33] == 149 && buf[37] == MIP4_EXT_MN_HA_AUTH);
+	CHECK(mip4_reply_parse(buf, (size_t)m, &got) == 0 && mip4_reply_tnc_protected(&got));
+	CHECK(mip4_auth_verify(buf, (size_t)m, &got.mn_ha, lookup, NULL) == 0);
+	CHECK(mip4_auth_verify(buf, (size_t)m, &got.mn_fa, lookup, NULL) == 0);
+	/* It must be covered: no encoding without MN-HA, even in an FA's own denial. */
+	memset(&rep, 0, sizeof(rep));
+	rep.code = MIP4_CODE_FA_ADMIN_PROHIBITED;
+	rep.tnc.present = true;
+	writer_init(&w, buf, sizeof(buf));
+	CHECK(mip4_reply_encode(&w, &rep, NULL, &mn_fa_key) == -EINVAL);
+	CHECK(mip4_reply_encoded_len(&rep, NULL, NULL) == -EINVAL);
+	CHECK_EQ_U64(writer_len(&w), 0);
+
+	/* Hand-built: before MN-HA it counts; after it (appended on the path) it is seen but
+	 * does not count, and MN-HA still verifies: it never covered it. */
+	CHECK(rep_with(0, tnc, sizeof(tnc), true, NULL, 0, &got) == 0);
+	CHECK(got.tnc.present && got.tnc.where == MIP4_EXT_BEFORE_MN_HA);
+	CHECK(mip4_reply_tnc_protected(&got));
+	n = raw_reply(buf, sizeof(buf), 0, NULL, 0, true, tnc, sizeof(tnc));
+	CHECK(mip4_reply_parse(buf, n, &got) == 0);
+	CHECK(got.tnc.present && got.tnc.where == MIP4_EXT_AFTER_MN_HA);
+	CHECK(!mip4_reply_tnc_protected(&got));
+	CHECK(mip4_auth_verify(buf, n, &got.mn_ha, lookup, NULL) == 0);
+	/* After MN-FA too (MN-FA must be last, §3.7.3.2) is a rule violation. */
+	memcpy(buf2, mnfa, sizeof(mnfa));
+	memcpy(buf2 + sizeof(mnfa), tnc, sizeof(tnc));
+	CHECK(rep_with(0, NULL, 0, true, buf2, sizeof(mnfa) + sizeof(tnc), &got) == -EPROTO);
+	/* An FA's own denial has no MN-HA: nothing covers its TNC. */
+	CHECK(rep_with(65, tnc, sizeof(tnc), false, NULL, 0, &got) == 0);
+	CHECK(got.tnc.present && got.tnc.where == MIP4_EXT_AFTER_MN_HA);
+	CHECK(!mip4_reply_tnc_protected(&got));
+	/* Between the NAI and MN-HA: still before. */
+	memcpy(buf2, nai, sizeof(nai));
+	memcpy(buf2 + sizeof(nai), tnc, sizeof(tnc));
+	CHECK(rep_with(0, buf2, sizeof(nai) + sizeof(tnc), true, NULL, 0, &got) == 0);
+	CHECK(mip4_reply_tnc_protected(&got) && got.nai.present);
+	/* Without one. */
+	CHECK(rep_with(0, NULL, 0, true, NULL, 0, &got) == 0);
+	CHECK(!got.tnc.present && !mip4_reply_tnc_protected(&got));
+
+	/* Lengths (RFC 5265 §3.4: Length 2; RFC 5944 §1.11: the Sub-Type is always there). */
+	CHECK(rep_with(0, tnc_reserved, sizeof(tnc_reserved), true, NULL, 0, &got) == 0);
+	CHECK(mip4_reply_tnc_protected(&got));  /* Reserved: ignored on receipt */
+	CHECK(rep_with(0, tnc_len0, sizeof(tnc_len0), true, NULL, 0, &got) == -EBADMSG);
+	CHECK(rep_with(0, tnc_len1, sizeof(tnc_len1), true, NULL, 0, &got) == -EBADMSG);
+	CHECK(rep_with(0, tnc_len3, sizeof(tnc_len3), true, NULL, 0, &got) == -EBADMSG);
+	CHECK(rep_with(0, NULL, 0, true, tnc_cut, sizeof(tnc_cut), &got) == -EBADMSG);
+	/* Sub-Types we do not know are skipped whatever their length (§1.8, RFC 5265 §7). */
+	CHECK(rep_with(0, tnc_sub1, sizeof(tnc_sub1), true, NULL, 0, &got) == 0);
+	CHECK(!got.tnc.present && got.skipped == 1);
+	CHECK(rep_with(0, tnc_sub7_long, sizeof(tnc_sub7_long), true, NULL, 0, &got) == 0);
+	CHECK(!got.tnc.present && got.skipped == 1);
+	CHECK(rep_with(0, tnc_sub1_len1, sizeof(tnc_sub1_len1), true, NULL, 0, &got) == 0);
+	CHECK(!got.tnc.present && got.skipped == 1);
+	CHECK(rep_with(0, tnc_sub1_then_0, sizeof(tnc_sub1_then_0), true, NULL, 0, &got) == 0);
+	CHECK(mip4_reply_tnc_protected(&got) && got.skipped == 1);
+	/* One of them at most, on either side. */
+	CHECK(rep_with(0, tnc_twice, sizeof(tnc_twice), true, NULL, 0, &got) == -EPROTO);
+	CHECK(rep_with(0, tnc, sizeof(tnc), true, tnc, sizeof(tnc), &got) == -EPROTO);
+
+	/* A request is no place for it: skipped like an unknown skippable extension, as it was
+	 * before the type was known, whatever its length. */
+	CHECK(req_with(0, tnc, sizeof(tnc), true, NULL, 0, &req) == 0);
+	CHECK_EQ_U64(req.skipped, 1);
+	CHECK(req_with(0, NULL, 0, true, tnc_len0, sizeof(tnc_len0), &req) == 0);
+	CHECK_EQ_U64(req.skipped, 1);
+	CHECK(req_with(0, tnc_twice, sizeof(tnc_twice), true, NULL, 0, &req) == 0);
+	CHECK_EQ_U64(req.skipped, 2);
+	CHECK(req_with(0, NULL, 0, true, tnc_cut, sizeof(tnc_cut), &req) == -EBADMSG);
+}
+
 static void test_tunnel_header(void)
 {
 	static const uint8_t hdr[] = { 4, 4, 0xff, 0xff, 0x45 };
@@ -678,6 +829,7 @@ int main(void)
 	test_encoder_errors();
 	test_truncation();
 	test_bit_flips();
+	test_tnc();
 	test_tunnel_header();
 	test_code_classes();
 	mip4_key_wipe(&mn_ha_key);

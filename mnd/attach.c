@@ -63,8 +63,6 @@ static void apply_location(struct mnd *m, const struct mnd_location *loc)
 		m->garp_left = 0;
 		mnd_timer_disarm(m->garp_timer);
 		mnd_netcfg_away(m);
-		mnd_dp_set_interface(m, loc->ifname);
-		mnd_dp_moved(m);
 		break;
 	case MND_DETACHED:
 		LOG_NOTICE(&m->log, "location: no usable interface");
@@ -72,11 +70,10 @@ static void apply_location(struct mnd *m, const struct mnd_location *loc)
 		mnd_timer_disarm(m->garp_timer);
 		/* Keep the home address on the TUN: sockets bound to it live on. */
 		mnd_netcfg_away(m);
-		mnd_dp_set_interface(m, "");
 		break;
 	}
-	mnd_reg_locate(m, loc);
-	mnd_status_write(m);
+	/* Registration(s), data path, VPN and mode: the mode machine (mode.c). */
+	mnd_mode_locate(m, loc);
 }
 
 static int reach(int ifindex, void *user)
@@ -152,8 +149,12 @@ static gboolean on_netlink(gint fd, GIOCondition cond, gpointer user)
 		dump(m);
 		m->nl_changed = true;
 	}
-	if (m->nl_changed)
+	if (m->nl_changed) {
 		evaluate(m);
+		/* The VPN follows every change at once (MOBIKE, RFC 4555 3.5), not only a new
+		 * location: a second interface, a route appearing after its address. */
+		mnd_vpn_links_changed(m);
+	}
 	return G_SOURCE_CONTINUE;
 }
 

@@ -22,7 +22,8 @@
 static const char *const known_keys[] = {
 	"home-address", "home-prefix-length", "home-agent", "spi", "key-file", "lifetime",
 	"interfaces", "tunnel-device", "reverse-tunnel", "udp-tunnel", "status-file",
-	"routing-table", "nai", "keepalive-interval", "tunnel-mtu", NULL,
+	"routing-table", "nai", "keepalive-interval", "tunnel-mtu", "probe-retries",
+	"probe-timeout", "keep-vpn", "fail-closed", "dbus", NULL,
 };
 
 /* In the order of enum mn_udp_mode. */
@@ -62,6 +63,35 @@ static int load_key(const struct cfg *c, uint32_t spi, struct mip4_key *out)
 	OPENSSL_cleanse(key, sizeof(key));
 	g_free(path);
 	return rc < 0 ? rc : 0;
+}
+
+/* The trust race's knobs (RFC 5266 3.4: "The number of times the mobile node should
+ * re-transmit the Registration Request and the timeout period ... are configurable"). */
+static int load_trust(const struct cfg *c, struct policy_trust_config *t,
+		      unsigned *grace_ms)
+{
+	unsigned v;
+	int rc;
+
+	policy_trust_config_default(t);
+	if ((rc = cfg_get_uint(c, GROUP, "probe-retries", CFG_OPTIONAL, 0, 10,
+			       POLICY_PROBE_RETRIES_DEFAULT, &v)) < 0)
+		return rc;
+	t->probe_retries = v;
+	if ((rc = cfg_get_uint(c, GROUP, "probe-timeout", CFG_OPTIONAL, 50, 60000,
+			       POLICY_PROBE_TIMEOUT_MS_DEFAULT, &v)) < 0)
+		return rc;
+	t->probe_timeout_ms = v;
+	if ((rc = cfg_get_uint(c, GROUP, "probe-grace", CFG_OPTIONAL, 0, 10000,
+			       MND_PROBE_GRACE_MS_DEFAULT, &v)) < 0)
+		return rc;
+	*grace_ms = v;
+	if ((rc = cfg_get_bool(c, GROUP, "keep-vpn", CFG_OPTIONAL, true,
+			       &t->keep_vpn_when_trusted)) < 0 ||
+	    (rc = cfg_get_bool(c, GROUP, "fail-closed", CFG_OPTIONAL, true,
+			       &t->fail_closed)) < 0)
+		return rc;
+	return 0;
 }
 
 static int load(const struct cfg *c, struct mnd_config *m)
@@ -127,13 +157,14 @@ static int load(const struct cfg *c, struct mnd_config *m)
 		if (!strcmp(ifs.iface[i].name, m->tunnel_device))
 			return bad(c, "tunnel-device", "\"%s\" is also in interfaces",
 				   m->tunnel_device);
-	if ((rc = cfg_get_path(c, GROUP, "status-file", CFG_OPTIONAL, DEFAULT_STATUS_FILE,
+	if ((rc = cfg_get_bool(c, GROUP, "dbus", CFG_OPTIONAL, true, &m->dbus)) < 0 ||
+	    (rc = cfg_get_path(c, GROUP, "status-file", CFG_OPTIONAL, DEFAULT_STATUS_FILE,
 			       &m->status_file)) < 0 ||
 	    (rc = cfg_get_string(c, GROUP, "nai", CFG_OPTIONAL, NULL, &m->nai)) < 0)
 		return rc;
 	if (m->nai && strlen(m->nai) > MIP4_NAI_MAX)
 		return bad(c, "nai", "longer than %d bytes", MIP4_NAI_MAX);
-	if ((rc = load_key(c, spi, &m->key)) < 0)
+	if ((rc = load_key(c, spi, &m->key)) < 0 || (rc = load_trust(c, &m->trust, &m->probe_grace_ms)) < 0)
 		return rc;
 	return mnd_vpn_config_load(c, m->interfaces, &m->vpn);
 }

@@ -93,7 +93,7 @@ static bool udp_send(struct mnd *m, const void *a, size_t alen, const void *b, s
 	struct iovec iov[2];
 	struct msghdr msg;
 
-	if (m->reg_fd < 0)
+	if (m->reg->fd < 0)
 		return false;
 	iov[0].iov_base = (void *)a;
 	iov[0].iov_len = alen;
@@ -104,7 +104,7 @@ static bool udp_send(struct mnd *m, const void *a, size_t alen, const void *b, s
 	msg.msg_namelen = sizeof(to);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = blen ? 2 : 1;
-	if (sendmsg(m->reg_fd, &msg, 0) < 0)
+	if (sendmsg(m->reg->fd, &msg, 0) < 0)
 		return false;
 	m->last_tx = now_ns();
 	return true;
@@ -245,9 +245,12 @@ static void raw_packet(struct mnd *m, const uint8_t *pkt, size_t len)
 		drop_log(m, ++m->dp.rx_dropped, "malformed IP-in-IP packet");
 		return;
 	}
-	/* Only the home agent tunnels to us, and only to the care-of address in force. */
+	/* Only the home agent tunnels to us, and only to the care-of address in force: the
+	 * binding's (the TIA in mode mc), or, while a registration from a new attachment is
+	 * under way, that attachment's address (the home agent replays what we missed). */
 	if (info.outer_src.s_addr != m->cfg.home_agent.s_addr ||
-	    m->loc.where != MND_AWAY || info.outer_dst.s_addr != m->loc.addr.s_addr) {
+	    !((m->tunnel_up && info.outer_dst.s_addr == m->binding.coa.s_addr) ||
+	      (m->loc.where == MND_AWAY && info.outer_dst.s_addr == m->loc.addr.s_addr))) {
 		drop_log(m, ++m->dp.rx_dropped, "IP-in-IP packet not from the home agent to our "
 			 "care-of address");
 		return;
@@ -394,7 +397,7 @@ void mnd_dp_binding_up(struct mnd *m, const struct mn_binding *b)
 		m->ka_unanswered = 0;
 		ka_arm(m);
 		LOG_INFO(&m->log, "tunnel up: UDP %s:%u -> %s:434, keepalive %u s",
-			 addr4_str(b->coa, c), m->reg_port, addr4_str(m->cfg.home_agent, h),
+			 addr4_str(b->coa, c), m->reg->port, addr4_str(m->cfg.home_agent, h),
 			 b->keepalive);
 	} else {
 		mnd_timer_disarm(m->ka_timer);

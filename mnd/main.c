@@ -11,9 +11,16 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "daemon/daemon.h"
+#include "mnd/bus.h"
 #include "mnd/mnd.h"
 
 #define MND_DEFAULT_CONFIG "/etc/mip4-mobike/mnd.conf"
+
+/* D-Bus Redetect() from root (bus.c checked the caller). */
+static void bus_redetect(void *user)
+{
+	mnd_mode_redetect(user);
+}
 
 static int start(struct mnd *m)
 {
@@ -25,27 +32,39 @@ static int start(struct mnd *m)
 		LOG_WARNING(&m->log, "cannot create %s: %s", dir, strerror(errno));
 	g_free(dir);
 	if ((rc = mnd_netcfg_open(m)) < 0 || (rc = mnd_reg_init(m)) < 0 ||
-	    (rc = mnd_dp_init(m)) < 0)
+	    (rc = mnd_dp_init(m)) < 0 || (rc = mnd_mode_init(m)) < 0)
 		return rc;
 	LOG_NOTICE(&m->log, "started: home address %s/%u, home agent %s, interfaces %s, "
 		   "lifetime %u s, reverse tunnel %s, UDP tunnel %s",
 		   addr4_str(m->cfg.home_addr, h), m->cfg.home_plen,
 		   addr4_str(m->cfg.home_agent, a), m->cfg.interfaces, m->cfg.lifetime,
 		   m->cfg.reverse_tunnel ? "on" : "off", mn_udp_mode_name(m->cfg.udp));
-	if ((rc = mnd_attach_start(m)) < 0)
+	if ((rc = mnd_attach_start(m)) < 0 || (rc = mnd_vpn_start(m)) < 0)
 		return rc;
-	return mnd_vpn_start(m);
+	/* The status API last: what it shows is in place (no bus: a warning, no failure). */
+	if (m->cfg.dbus) {
+		static const struct mnd_bus_ops ops = { .redetect = bus_redetect };
+
+		if (!(m->bus = mnd_bus_open(&ops, m)))
+			return -ENOMEM;
+		mnd_status_write(m);
+	}
+	return 0;
 }
 
 static void stop(struct mnd *m)
 {
-	/* The VPN first: its DELETE goes out while the interfaces are still watched. */
 	m->stopping = true;
+	/* The status API first (the name goes: clients see mnd leave). */
+	mnd_bus_close(m->bus);
+	m->bus = NULL;
+	/* The VPN next: its DELETE goes out while the interfaces are still watched. */
 	mnd_vpn_stop(m);
 	/* Away from home: one farewell deregistration (not waited for). */
-	if (m->engine)
+	if (m->reg)
 		mnd_reg_stop(m);
 	mnd_attach_stop(m);
+	mnd_mode_close(m);
 	mnd_dp_close(m);
 	mnd_reg_close(m);
 	mnd_netcfg_close(m);
@@ -62,7 +81,7 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : DAEMON_EXIT_USAGE;
 	daemon_setup_logging(&opts);
 	memset(&m, 0, sizeof(m));
-	m.tun_fd = m.reg_fd = m.raw_fd = -1;
+	m.tun_fd = m.raw_fd = -1;
 	m.last_reply_code = -1;
 	logger_init(&m.log, "mnd");
 	if (mnd_config_load(opts.config_path, &m.cfg) < 0)

@@ -10,6 +10,8 @@
  *	status.c        the status file (atomic JSON)
  *	common/garp.c   gratuitous ARP at home; rtnl.c policy rules; timer.c GLib deadlines
  *	vpn_conf.c      the optional [vpn] group; vpn.c the IKEv2 VPN client (vpn.h)
+ *	mode.c          the mode machine: trust race, verdict (policy/trust.h), c / mc
+ *	failclosed.c    the fail-closed nftables filter; bus.c the D-Bus status API
  *
  * Everything runs on one thread, the GLib main loop.
  */
@@ -32,6 +34,7 @@
 #include "mnd/location.h"
 #include "mnd/timer.h"
 #include "mnd/vpn.h"
+#include "policy/trust.h"
 
 /* Priority of our "from HoA lookup TABLE" rule: before the main table (32766). */
 #define MND_RULE_PRIORITY 1000
@@ -43,6 +46,11 @@
  * this far apart. */
 #define MND_GARP_COUNT 3
 #define MND_GARP_INTERVAL MM_MSEC(500)
+/* probe-grace: the home agent's answer to the probe is waited for this long after the
+ * gateway's before mode mc is taken (and a registration sent through the tunnel). Inside
+ * the enterprise with the gateway reachable both answer within a few ms of each other; the
+ * 10 ms fit the c -> mc budget of issue 6 (two RTTs + 10 ms). */
+#define MND_PROBE_GRACE_MS_DEFAULT 10
 
 struct mnd_config {
 	char *path;                  /* the configuration file, for messages */
@@ -60,6 +68,10 @@ struct mnd_config {
 	char *nai;                   /* optional */
 	unsigned keepalive;          /* s; RFC 3519 §4.9 default K = 110 */
 	unsigned tunnel_mtu;
+	struct policy_trust_config trust;   /* probe-retries, probe-timeout, keep-vpn,
+	                                     * fail-closed (policy/trust.h) */
+	unsigned probe_grace_ms;     /* after the gateway's answer, before mode mc */
+	bool dbus;                   /* the D-Bus status API (bus.h); default yes */
 	struct mnd_vpn_config vpn;   /* optional [vpn] group (vpn.h) */
 };
 
@@ -71,6 +83,23 @@ struct mnd_dp_stats {
 	uint64_t rx_dropped;                 /* wrong outer source/inner destination, ... */
 	uint64_t keepalives_sent, keepalive_replies;
 	uint64_t rx_duplicates;              /* sent again by the HA after a move (dedup.h) */
+};
+
+/* One registration: an mn_engine, its timer, and its UDP socket (bound to the care-of
+ * address and its interface). */
+struct mnd_reg {
+	struct mnd *m;
+	struct mn_engine *engine;
+	struct mnd_timer *timer;
+	int fd;
+	guint watch;
+	struct in_addr src;
+	char ifname[IFNAMSIZ];
+	uint16_t port;
+	unsigned sent;               /* requests sent since the last location */
+	mm_time_ns located_at;       /* monotonic, the last location given */
+	bool bound;                  /* the engine holds an accepted binding */
+	struct mn_binding binding;   /* valid when bound */
 };
 
 struct mnd {
@@ -97,14 +126,11 @@ struct mnd {
 	bool tun_has_hoa;
 	bool rule_installed;
 
-	/* registration.c */
-	struct mn_engine *engine;
-	struct mnd_timer *reg_timer;
-	int reg_fd;
-	guint reg_watch;
-	struct in_addr reg_src;
-	char reg_ifname[IFNAMSIZ];
-	uint16_t reg_port;
+	/* registration.c: the registration in force, and the trust probe (RFC 5266 3.4: the
+	 * request sent without VPN encapsulation from a new address; [vpn] only). An accepted
+	 * probe becomes the registration in force (the two are swapped). */
+	struct mnd_reg *reg;
+	struct mnd_reg *probe;
 
 	/* datapath.c */
 	int raw_fd;                  /* IPPROTO_IPIP, IP_HDRINCL, bound to the CoA's device */
@@ -133,6 +159,27 @@ struct mnd {
 
 	/* vpn.c: the VPN client, NULL without [vpn] */
 	struct mnd_vpn *vpn;
+
+	/* mode.c: the mode machine (policy/trust.h); every change through mnd_mode_set() */
+	enum policy_mode mode;
+	enum policy_trust trust;
+	char mode_reason[160];       /* why the mode is what it is (policy verdict) */
+	mm_time_ns mode_since;       /* monotonic */
+	uint32_t handovers;          /* completed handovers (a mode reached after a move) */
+	uint32_t last_handover_ms;   /* attachment change -> traffic flowing again; 0: none */
+	struct mnd_location attach;  /* the attachment the race runs for */
+	mm_time_ns attach_at;        /* monotonic: when netlink showed it */
+	bool handover_pending;       /* attach_at is running: traffic not flowing yet */
+	struct policy_trust_facts facts;
+	struct mnd_timer *probe_timer;   /* the probe is given up at its expiry */
+	struct mnd_timer *grace_timer;   /* probe-grace after the gateway's answer */
+	mm_time_ns vpn_answered_at;  /* monotonic: the gateway answered on this attachment */
+	bool home_confirmed;         /* on the home link, the deregistration was answered */
+	bool filter_on;              /* the fail-closed filter (failclosed.h) is in place */
+	bool mc_mtu;                 /* the TUN's MTU is lowered for mc (both headers) */
+
+	/* bus.c: the D-Bus status API, NULL without a bus */
+	struct mnd_bus *bus;
 };
 
 #define MND_PKT_MAX 65600
@@ -157,8 +204,15 @@ void mnd_netcfg_close(struct mnd *m);
 
 /* registration.c */
 int mnd_reg_init(struct mnd *m);
-/* The location changed: move the registration socket, tell the engine. */
+/* The location changed: move the registration socket, tell the engine. loc may be a
+ * physical attachment or, in mode mc, the TIA on the VPN's TUN. */
 void mnd_reg_locate(struct mnd *m, const struct mnd_location *loc);
+/* The trust probe: register from loc without VPN encapsulation (a new attachment), or stop
+ * (loc NULL). Its outcome reaches mode.c (mnd_mode_probe_answered). */
+void mnd_reg_probe(struct mnd *m, const struct mnd_location *loc);
+/* The probe's accepted registration becomes the one in force (the old one is dropped
+ * without a deregistration: the home agent has replaced it already). */
+void mnd_reg_adopt_probe(struct mnd *m);
 /* NAT mapping lost (RFC 3519 §4.10): register again. */
 void mnd_reg_refresh(struct mnd *m);
 /* Shut-down: the farewell deregistration (away), then close. */
@@ -178,7 +232,21 @@ void mnd_dp_udp_input(struct mnd *m, const uint8_t *msg, size_t len, struct in_a
 		      uint16_t sport);
 void mnd_dp_close(struct mnd *m);
 
-/* status.c */
+/* status.c: the status file and the D-Bus properties (bus.c), on every change */
 void mnd_status_write(struct mnd *m);
+
+/* mode.c */
+int mnd_mode_init(struct mnd *m);
+void mnd_mode_close(struct mnd *m);
+/* mode.c: a location from attach.c (instead of mnd_reg_locate when [vpn] is configured). */
+void mnd_mode_locate(struct mnd *m, const struct mnd_location *loc);
+/* mode.c: the probe was answered (accepted: *b, with b->tnc) or refused / given up. */
+void mnd_mode_probe_answered(struct mnd *m, const struct mn_binding *b);
+/* mode.c: the registration in force changed (bound or not). */
+void mnd_mode_reg_changed(struct mnd *m);
+/* mode.c: the VPN's view changed (up, down, a move answered or failed): decide again. */
+void mnd_mode_vpn_changed(struct mnd *m);
+/* mode.c: start the trust race again on the current attachment (D-Bus Redetect, root). */
+void mnd_mode_redetect(struct mnd *m);
 
 #endif

@@ -15,8 +15,8 @@
  * MOBIKE (RFC 4555; [vpn] mobike = yes, the default). The sockets are opened on 0.0.0.0
  * instead, and every datagram goes from the address the engine chose through the interface
  * that holds it (daemon/ikeloop.h: IP_PKTINFO with the interface index, so still never into
- * a tunnel). On every change of the configured interfaces (the netlink table mnd keeps for
- * Mobile IPv4, m->ifaces, looked at every FAST_MS; and the 1-second tick for routes) the
+ * a tunnel). On every change of the interfaces (every netlink batch attach.c reads calls
+ * mnd_vpn_links_changed(): no polling, no second monitor; the 1-second tick as well) the
  * usable addresses (interface up with carrier, an IPv4 address, a route to the gateway),
  * in the order of `interfaces`, go to the engine (ike_engine_set_local_addresses, the pairs
  * it tests, 3.10), and:
@@ -61,7 +61,6 @@
 #define IKE_PORT 500
 #define RX_SLOTS 8                      /* UDP 500: one recvmmsg of at most 8 per wake-up */
 #define TICK_MS 1000
-#define FAST_MS 100                     /* m->ifaces looked at this often (no system call) */
 #define SHUTDOWN_WAIT_MS 1000
 #define NAT_KEEPALIVE_S 20              /* RFC 3948 4 */
 /* Retransmissions 1, 2, 4, 8 s apart (RFC 7296 2.4): an unreachable gateway is declared
@@ -95,14 +94,15 @@ struct mnd_vpn {
 	guint close_idle;                /* closing the path, deferred out of espdp's loop */
 	/* MOBIKE (RFC 4555) */
 	bool unbound;                    /* the path is on 0.0.0.0 (mobike = yes) */
-	guint fast;                      /* the FAST_MS look at m->ifaces */
-	struct mnd_ifaces seen;          /* m->ifaces as last evaluated */
 	struct in_addr addrs[IKE_MOBIKE_MAX_ADDRS];   /* given to the engine, preferred first */
 	size_t naddrs;
 	struct in_addr ordered;          /* the last move ordered, not answered yet (0: none) */
 	bool deferred;                   /* no usable address: the SA sends nothing */
 	bool probing;                    /* the path failed: the engine tests pairs */
 	uint32_t moves;
+	/* the trust race (mode.c): since the last attachment change */
+	bool answered;                   /* SA_UP, or a move done */
+	bool failed;                     /* an attempt or a move failed */
 	struct ike_move_info last_move;  /* .took; sa.local/remote: the new pair */
 	mm_time_ns last_move_at;         /* 0: never */
 };
@@ -325,7 +325,11 @@ static void went_down(struct mnd_vpn *v, const char *reason)
 			   addr4_str(v->cfg->gateway, a), reason, v->backoff_s);
 	v->backoff_s = v->backoff_s * 2 > MND_VPN_BACKOFF_MAX_S ? MND_VPN_BACKOFF_MAX_S :
 		v->backoff_s * 2;
+	v->answered = false;
+	v->failed = true;
 	status_write(v);
+	if (!v->m->stopping)
+		mnd_mode_vpn_changed(v->m);
 }
 
 /* SA_UP; for an IKE SA rekey its Child SAs have moved already (ikeloop.h). */
@@ -368,7 +372,10 @@ static void sa_up(void *user, const struct ike_sa_info *sa)
 	if (sa->ndns)
 		LOG_INFO(&v->log, "DNS servers offered: %s%s%s", addr4_str(sa->dns[0], d[0]),
 			 sa->ndns > 1 ? ", " : "", sa->ndns > 1 ? addr4_str(sa->dns[1], d[1]) : "");
+	v->answered = true;
+	v->failed = false;
 	status_write(v);
+	mnd_mode_vpn_changed(v->m);
 }
 
 /* SA_DOWN; ikeloop removed the Child SAs it left. */
@@ -640,14 +647,26 @@ static void on_action(void *user, const struct ike_actions *a, const struct ike_
 		v->deferred = false;
 		/* RFC 3948 4 / RFC 4621 5.2.6: keepalives on the new pair, from now. */
 		v->next_keepalive = v->last_move_at + MM_SEC(NAT_KEEPALIVE_S);
+		v->answered = true;
+		v->failed = false;
 		status_write(v);
+		mnd_mode_vpn_changed(v->m);
+		break;
+	case IKE_ACT_PEER_ALIVE:
+		if (act->u.sa.spi_i != v->spi_i || v->state != VPN_UP || v->answered)
+			return;
+		v->answered = true;
+		v->failed = false;
+		mnd_mode_vpn_changed(v->m);
 		break;
 	case IKE_ACT_MOVE_FAILED:
 		if (mv->sa.spi_i != v->spi_i)
 			return;
 		v->ordered.s_addr = 0;
 		v->probing = false;
+		v->failed = true;
 		status_write(v);
+		mnd_mode_vpn_changed(v->m);
 		break;
 	default:
 		break;
@@ -730,18 +749,94 @@ static gboolean on_tick(gpointer user)
 	return G_SOURCE_CONTINUE;
 }
 
-/* mnd's netlink table of the interfaces (attach.c keeps m->ifaces for Mobile IPv4): a
- * change there is looked at within FAST_MS, without a second netlink monitor. */
-static gboolean on_fast(gpointer user)
-{
-	struct mnd_vpn *v = user;
+/* --- what attach.c and mode.c call ------------------------------------------------- */
 
-	if (memcmp(&v->seen, &v->m->ifaces, sizeof(v->seen)) != 0) {
-		v->seen = v->m->ifaces;
-		evaluate(v);
-		ikeloop_schedule(v->il);
+/* Done with nothing pending: the SA is up on the preferred address already. */
+static bool settled(const struct mnd_vpn *v)
+{
+	return v->state == VPN_UP && !v->ordered.s_addr && !v->deferred && !v->probing;
+}
+
+void mnd_vpn_links_changed(struct mnd *m)
+{
+	struct mnd_vpn *v = m->vpn;
+
+	if (!v)
+		return;
+	evaluate(v);
+	ikeloop_schedule(v->il);
+}
+
+/* Is addr one of the usable paths now? */
+static bool path_usable(struct mnd_vpn *v, struct in_addr addr)
+{
+	struct vpn_path p[IKE_MOBIKE_MAX_ADDRS];
+	size_t n = collect_paths(v, p, G_N_ELEMENTS(p));
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i].addr.s_addr == addr.s_addr)
+			return true;
+	return false;
+}
+
+void mnd_vpn_attach_changed(struct mnd *m)
+{
+	struct mnd_vpn *v = m->vpn;
+	bool was_settled;
+	mm_time_ns now = now_ns();
+
+	if (!v || m->stopping)
+		return;
+	was_settled = settled(v);
+	evaluate(v);
+	/* An IKE SA still being set up from an address that is gone can never complete (its
+	 * retransmissions would take 15 s to fail): forget it (nothing was authenticated, so
+	 * there is nothing to tell the gateway) and start from the new address. */
+	if (v->state == VPN_CONNECTING && v->spi_i && !path_usable(v, v->local)) {
+		char a[ADDR4_STRLEN];
+
+		LOG_NOTICE(&v->log, "the IKE SA being set up from %s lost its address: starting "
+			   "again from the new one", addr4_str(v->local, a));
+		if (ike_engine_delete(ikeloop_engine(v->il), v->spi_i, now,
+				      ikeloop_actions(v->il)) == 0)
+			ikeloop_apply(v->il);
 	}
-	return G_SOURCE_CONTINUE;
+	v->failed = false;
+	/* RFC 5266 3.4.2 step 1: no VPN connection: establish one from the new address now,
+	 * not at the next tick or after the backoff. */
+	if (v->state == VPN_IDLE && !v->close_idle) {
+		v->backoff_s = MND_VPN_BACKOFF_MIN_S;
+		try_connect(v, now);
+	}
+	/* The gateway's answer counts from now (RFC 5266 3.4: "If the mobile node receives a
+	 * response from the VPN gateway"): a move ordered, or a new SA, must be answered; an SA
+	 * on this address already gets a liveness check (RFC 7296 2.4), answered by
+	 * IKE_ACT_PEER_ALIVE. */
+	(void)was_settled;
+	v->answered = false;
+	if (settled(v) && ike_engine_dpd(ikeloop_engine(v->il), v->spi_i, now,
+					 ikeloop_actions(v->il)) == 0)
+		ikeloop_apply(v->il);
+	ikeloop_schedule(v->il);
+}
+
+void mnd_vpn_view(const struct mnd *m, struct mnd_vpn_view *out)
+{
+	const struct mnd_vpn *v = m->vpn;
+
+	memset(out, 0, sizeof(*out));
+	if (!v)
+		return;
+	out->configured = true;
+	out->up = v->state == VPN_UP && v->tia.s_addr != 0;
+	out->answered = v->answered;
+	out->failed = v->failed;
+	out->tia = v->tia;
+	out->gateway = v->state == VPN_UP ? v->sa.remote.addr : v->cfg->gateway;
+	out->spi_i = v->spi_i;
+	out->spi_r = v->spi_r;
+	snprintf(out->tun_name, sizeof(out->tun_name), "%s", v->tun_name);
+	out->tun_mtu = v->cfg->tunnel_mtu;
 }
 
 /* --- start and stop ------------------------------------------------------------------ */
@@ -802,10 +897,7 @@ int mnd_vpn_start(struct mnd *m)
 	if ((rc = ikeloop_new(&lc, &v->il)) < 0)
 		return rc;
 	v->unbound = c->peer.mobike;
-	v->seen = m->ifaces;
 	v->tick = g_timeout_add(TICK_MS, on_tick, v);
-	if (v->unbound)
-		v->fast = g_timeout_add(FAST_MS, on_fast, v);
 	LOG_NOTICE(&v->log, "VPN client: gateway %s (%s), interfaces %s, tunnel device %s, DPD "
 		   "%u s, MOBIKE %s", addr4_str(c->gateway, g),
 		   ident_str(&c->peer.remote_id, id, sizeof(id)), c->interfaces, v->tun_name,
@@ -838,7 +930,6 @@ void mnd_vpn_stop(struct mnd *m)
 		ikeloop_wait(v->il, SHUTDOWN_WAIT_MS, is_idle);
 	}
 	g_clear_handle_id(&v->tick, g_source_remove);
-	g_clear_handle_id(&v->fast, g_source_remove);
 	g_clear_handle_id(&v->close_idle, g_source_remove);
 	routes_set(v, false);
 	ikeloop_path_close(v->il);

@@ -64,4 +64,26 @@ int mnd_vpn_start(struct mnd *m);
 /* SIGTERM: DELETE the IKE SA (waiting briefly for the answer), remove TIA and routes. */
 void mnd_vpn_stop(struct mnd *m);
 
+/* What the mode machine (mode.c), the status file and the D-Bus API see of the client. */
+struct mnd_vpn_view {
+	bool configured;             /* a [vpn] group exists */
+	bool up;                     /* IKE SA and Child SA up, TIA on the TUN */
+	bool answered;               /* the gateway answered since the last attachment change
+	                              * (SA_UP, or a MOBIKE move done) */
+	bool failed;                 /* the last attempt or move on this attachment failed */
+	struct in_addr tia;          /* 0.0.0.0: none */
+	struct in_addr gateway;
+	uint64_t spi_i, spi_r;
+	char tun_name[IFNAMSIZ];
+	unsigned tun_mtu;
+};
+/* Everything zero (configured false) without [vpn]. */
+void mnd_vpn_view(const struct mnd *m, struct mnd_vpn_view *out);
+/* Links, addresses or routes changed (attach.c, every netlink batch): MOBIKE follows the
+ * preferred usable address at once (no polling). */
+void mnd_vpn_links_changed(struct mnd *m);
+/* The attachment changed (attach.c, netlink): follow it now (MOBIKE update, or a new IKE SA)
+ * instead of at the next look; clears `answered` and `failed`. */
+void mnd_vpn_attach_changed(struct mnd *m);
+
 #endif

@@ -7,6 +7,11 @@ packages=(
   # build
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev libnl-3-dev libnl-route-3-dev libglib2.0-dev libnm-dev
+  # mnd's fail-closed filter (mnd/failclosed.c)
+  libnftables-dev
+  # mnd's D-Bus status API: a private system bus in tests (dbus-daemon), busctl and
+  # dbus-send as independent clients, setpriv for the unprivileged user
+  dbus dbus-bin systemd util-linux
   # link emulator (NFQUEUE)
   libnetfilter-queue-dev libmnl-dev
   # test topology and tests

@@ -285,6 +285,9 @@ static void carry_out(int who, bool wire)
 			ASSERT(w.mobike && x->u.sa.npeer_addrs >= 1 &&
 			       x->u.sa.npeer_addrs <= IKE_MOBIKE_MAX_ADDRS);
 			break;
+		case IKE_ACT_PEER_ALIVE:
+			ASSERT(x->u.sa.spi_i != 0);
+			break;
 		default:
 			__builtin_trap();
 		}

@@ -3,6 +3,9 @@
  * Every input is parsed both as a Request and as a Reply. When a parse succeeds:
  *  - the authentication extensions it located must lie inside the input and point at their
  *    own Type byte, and verifying them with a fixed key must not crash;
+ *  - a reply's Trusted Networks Configured extension (RFC 5265 §3.4) counts as protected only
+ *    when it sits before a Mobile-Home Authentication extension, and then its four bytes
+ *    (149, 2, 0, any) lie inside the region that authenticator covers;
  *  - the decoded value, made canonical (reserved bits cleared, FA-appended extensions the
  *    encoder does not write dropped), must encode; the encoding must parse back to the same
  *    value, authenticate with the fixed key, and re-encode to the very same bytes.
@@ -62,6 +65,23 @@ static void check_auth_ext(const uint8_t *data, size_t size, const struct mip4_a
 	(void)mip4_auth_verify(data, size, a, fixed_lookup, NULL);
 }
 
+/* RFC 5265 §3.4: protected means before MN-HA, so inside what MN-HA covers (RFC 5944
+ * §3.5.1): some 149/2/0 sits in [fixed part, MN-HA Type byte). */
+static void check_tnc(const uint8_t *data, size_t size, const struct mip4_reg_reply *rep)
+{
+	bool found = false;
+
+	check(!rep->tnc.present || rep->tnc.where == MIP4_EXT_BEFORE_MN_HA ||
+	      rep->tnc.where == MIP4_EXT_AFTER_MN_HA);
+	if (!mip4_reply_tnc_protected(rep))
+		return;
+	check(rep->mn_ha.present && rep->mn_ha.ext_off <= size);
+	for (size_t i = MIP4_REPLY_FIXED_LEN; i + 4 <= rep->mn_ha.ext_off; i++)
+		if (data[i] == MIP4_EXT_TNC && data[i + 1] == MIP4_TNC_LEN && data[i + 2] == 0)
+			found = true;
+	check(found);
+}
+
 static bool same_nai(const struct mip4_nai *a, const struct mip4_nai *b)
 {
 	return a->present == b->present &&
@@ -90,6 +110,9 @@ static bool same_reply(const struct mip4_reg_reply *a, const struct mip4_reg_rep
 	       same_nai(&a->nai, &b->nai) && u->present == v->present &&
 	       (!u->present || (u->code == v->code && u->forced == v->forced &&
 				u->keepalive == v->keepalive)) &&
+	       a->tnc.present == b->tnc.present &&
+	       (!a->tnc.present || a->tnc.where == b->tnc.where) &&
+	       mip4_reply_tnc_protected(a) == mip4_reply_tnc_protected(b) &&
 	       a->mn_ha.present == b->mn_ha.present && a->mn_fa.present == b->mn_fa.present;
 }
 
@@ -123,8 +146,10 @@ static void request_round_trip(struct mip4_reg_request v)
 	check(n2 == n && memcmp(buf, buf2, (size_t)n) == 0);
 }
 
-static void reply_round_trip(const struct mip4_reg_reply *v)
+static void reply_round_trip(const struct mip4_reg_reply *orig)
 {
+	struct mip4_reg_reply canon = *orig;
+	const struct mip4_reg_reply *v = &canon;
 	uint8_t buf[1024], buf2[1024];
 	const struct mip4_key *mn_ha = v->mn_ha.present ? &key_mn_ha : NULL;
 	const struct mip4_key *mn_fa = v->mn_fa.present ? &key_mn_fa : NULL;
@@ -132,6 +157,11 @@ static void reply_round_trip(const struct mip4_reg_reply *v)
 	struct writer w;
 	int n, n2;
 
+	/* Canonical form: the encoder writes a TNC only before MN-HA (a TNC after it, or in a
+	 * reply without one, is what it cannot write). */
+	if (canon.tnc.present && canon.tnc.where == MIP4_EXT_AFTER_MN_HA)
+		canon.tnc.present = false;
+	canon.tnc.where = MIP4_EXT_BEFORE_MN_HA;
 	writer_init(&w, buf, sizeof(buf));
 	n = mip4_reply_encode(&w, v, mn_ha, mn_fa);
 	check(n > 0 && (size_t)n == writer_len(&w));
@@ -177,6 +207,7 @@ static void fuzz_reply(const uint8_t *data, size_t size)
 	}
 	check(!mip4_code_is_from_ha(rep.code) || rep.mn_ha.present);
 	check(!rep.udp_reply.present || rep.mn_ha.present);
+	check_tnc(data, size, &rep);
 	check_auth_ext(data, size, &rep.mn_ha);
 	check_auth_ext(data, size, &rep.mn_fa);
 	check_auth_ext(data, size, &rep.fa_ha);

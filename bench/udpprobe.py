@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""A 10 ms probe of our own (DESIGN.md: `ping -i 0.01` sends about every 16 ms here):
+numbered UDP datagrams on an absolute schedule, their arrival times logged by the receiver,
+which echoes each back; the sender logs the echoes. Times are CLOCK_MONOTONIC (one clock for
+every network namespace of the machine), so a harness can compare them with its own.
+
+    udpprobe.py recv --port 5005 --log FILE          (in the receiving node)
+    udpprobe.py send --dst ADDR --port 5005 --interval 0.01 --log FILE   (until SIGTERM)
+
+Log lines: "<monotonic seconds> <seq>" per datagram received (recv) or echo received (send).
+"""
+
+from __future__ import annotations
+
+import argparse
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+HDR = struct.Struct("!8sQ")
+MAGIC = b"MMPROBE1"
+_stop = False
+
+
+def _term(*_):
+    global _stop
+    _stop = True
+
+
+def recv(a) -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", a.port))
+    with open(a.log, "w", buffering=1) as log:
+        while not _stop:
+            r, _, _ = select.select([s], [], [], 0.2)
+            if not r:
+                continue
+            data, peer = s.recvfrom(2048)
+            now = time.monotonic()
+            if len(data) < HDR.size:
+                continue
+            magic, seq = HDR.unpack_from(data)
+            if magic != MAGIC:
+                continue
+            log.write(f"{now:.6f} {seq}\n")
+            try:
+                s.sendto(data, peer)
+            except OSError:
+                pass
+    return 0
+
+
+def send(a) -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    seq = 0
+    start = time.monotonic()
+    with open(a.log, "w", buffering=1) as log:
+        while not _stop:
+            due = start + seq * a.interval
+            while True:
+                now = time.monotonic()
+                wait = due - now
+                if wait <= 0:
+                    break
+                r, _, _ = select.select([s], [], [], wait)
+                if r:
+                    try:
+                        data = s.recv(2048)
+                        m, q = HDR.unpack_from(data)
+                        if m == MAGIC:
+                            log.write(f"{time.monotonic():.6f} {q}\n")
+                    except (OSError, struct.error):
+                        pass
+            try:
+                s.sendto(HDR.pack(MAGIC, seq) + bytes(56), (a.dst, a.port))
+            except OSError:
+                pass       # no route during a move: the datagram is lost, as it would be
+            seq += 1
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("recv")
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--log", required=True)
+    s = sub.add_parser("send")
+    s.add_argument("--dst", required=True)
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--interval", type=float, default=0.01)
+    s.add_argument("--log", required=True)
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, _term)
+    return recv(a) if a.cmd == "recv" else send(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
