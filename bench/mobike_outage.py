@@ -104,6 +104,17 @@ class Ours:
     def took_ms(self, s):
         return float((s.get("last_move") or {}).get("took_ms", "nan"))
 
+    def update_sent_at(self, since: float) -> float | None:
+        """When mnd sent the move: its status file's last move (CLOCK_MONOTONIC ms of the
+        answer, minus the exchange's duration), i.e. the moment it acted on the new address,
+        without the harness's own delay in noticing the address."""
+        lm = (self.m.state() or {}).get("last_move") or {}
+        try:
+            t = (float(lm["at_monotonic_ms"]) - float(lm["took_ms"])) / 1000.0
+        except (KeyError, TypeError, ValueError):
+            return None
+        return t if t >= since else None
+
     def stop(self):
         self.m.stop()
         self.gw.stop()
@@ -139,6 +150,9 @@ class Swan:
                 [(_spi(x["initiator-spi"]), _spi(x["responder-spi"])) for x in g])
 
     def took_ms(self, s):  # noqa: ARG002
+        return None
+
+    def update_sent_at(self, since: float) -> float | None:  # noqa: ARG002
         return None
 
     def stop(self):
@@ -214,6 +228,8 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             pgap = max(gaps) * 1000 if gaps else float("nan")
             first_after_addr = [r for r in arrivals if r >= t_addr]
             echo_after_addr = [r for r in echoes if r >= t_addr]
+            t_upd = p.update_sent_at(t0)
+            after_upd = [r for r in arrivals if t_upd is not None and r >= t_upd]
             link_to_addr = (t_addr - t_link) * 1000
             m = {"move": f"{cur} -> {new} ({addr})", "valid": valid,
                  "link_to_addr_ms": round(link_to_addr, 1),
@@ -225,6 +241,8 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
                  if first_after_addr else None,
                  "echo_outage_addr_ms": round((echo_after_addr[0] - t_addr) * 1000, 1)
                  if echo_after_addr else None,
+                 "probe_from_update_ms": round((after_upd[0] - t_upd) * 1000, 1)
+                 if after_upd else None,
                  "mobike_exchange_ms": p.took_ms(s) if s else None,
                  "spis": {"start": p.spis, "client": own, "gateway": gws}}
             if err:
@@ -235,7 +253,8 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             print(f"{p.name} move {k + 1} {m['move']}: link->addr {m['link_to_addr_ms']} ms, "
                   f"TCP outage {m['tcp_outage_link_ms']} ms from link / "
                   f"{m['tcp_outage_addr_ms']} ms from address, ping "
-                  f"{m['ping_outage_link_ms']} / {m['ping_outage_addr_ms']} ms, MOBIKE "
+                  f"{m['ping_outage_link_ms']} / {m['ping_outage_addr_ms']} ms (from mnd's "
+                  f"update {m['probe_from_update_ms']} ms), MOBIKE "
                   f"exchange {m['mobike_exchange_ms']} ms, "
                   f"{'same SPIs' if valid else 'INVALID: ' + m['invalid']}", flush=True)
             cur = new
@@ -249,7 +268,8 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
     res["valid_moves"] = len(ok)
     summ = {}
     for key in ("tcp_outage_addr_ms", "tcp_outage_link_ms", "ping_outage_addr_ms",
-                "ping_outage_link_ms", "echo_outage_addr_ms", "link_to_addr_ms",
+                "ping_outage_link_ms", "echo_outage_addr_ms", "probe_from_update_ms",
+                "link_to_addr_ms",
                 "mobike_exchange_ms"):
         v = [m[key] for m in ok if m.get(key) is not None and m[key] == m[key]]
         if v:
