@@ -53,6 +53,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
 sys.path.insert(0, str(HERE.parent / "tests" / "topology"))
 
 import swan  # noqa: E402
+import udpprobe  # noqa: E402
 import topo as topolib  # noqa: E402
 import xfer  # noqa: E402
 from test_mobike import RoamingMnd  # noqa: E402
@@ -162,15 +163,7 @@ class Swan:
 
 def _probe_times(path: Path) -> list[float]:
     """Monotonic arrival times logged by bench/udpprobe.py."""
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        f = line.split()
-        if len(f) == 2:
-            try:
-                out.append(float(f[0]))
-            except ValueError:
-                pass
-    return out
+    return udpprobe.read_log(path)
 
 
 def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:

@@ -30,6 +30,23 @@ def _term(*_):
     _stop = True
 
 
+def read_log(path) -> list[float]:
+    """The CLOCK_MONOTONIC times of a log written by this program (either side)."""
+    out = []
+    try:
+        text = open(path, errors="replace").read()
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 2:
+            try:
+                out.append(float(f[0]))
+            except ValueError:
+                pass
+    return out
+
+
 def recv(a) -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", a.port))

@@ -243,11 +243,14 @@ static void decide(struct mnd *m)
 	 * filter stays off there (the residual risk: a hostile network handing out the home
 	 * address sees the home address's packets until the answer does not come). */
 	filter_set(m, out.block_clear && m->attach.where != MND_HOME);
-	if (out.mode == POLICY_MODE_MC && !f->mc_binding && m->reg->sent > 0 &&
+	if (!out.want_vpn && (out.mode == POLICY_MODE_C || out.mode == POLICY_MODE_HOME))
+		mnd_vpn_set_wanted(m, false);
+	if (out.mode == POLICY_MODE_MC && !f->mc_binding && m->reg->sent > 1 &&
 	    mc_registering(m, &v)) {
 		char why[sizeof(m->mode_reason)];
 
-		/* Say why traffic does not flow yet: the home agent (down?) is silent. */
+		/* Say why traffic does not flow yet: the home agent (down?) let a request time
+		 * out (the engine sends the next one only then). */
 		snprintf(why, sizeof(why), "%s; no reply to %u registration request%s through "
 			 "the tunnel", out.reason, m->reg->sent, m->reg->sent == 1 ? "" : "s");
 		set_mode(m, out.mode, out.trust, why);

@@ -103,6 +103,8 @@ struct mnd_vpn {
 	/* the trust race (mode.c): since the last attachment change */
 	bool answered;                   /* SA_UP, or a move done */
 	bool failed;                     /* an attempt or a move failed */
+	bool unwanted;                   /* trusted with keep-vpn = no: no SA until the next
+	                                  * attachment change */
 	struct ike_move_info last_move;  /* .took; sa.local/remote: the new pair */
 	mm_time_ns last_move_at;         /* 0: never */
 };
@@ -743,7 +745,8 @@ static gboolean on_tick(gpointer user)
 					 v->unbound ? ikeloop_addr_ifindex(v->sa.local.addr) : 0);
 	}
 	evaluate(v);
-	if (v->state == VPN_IDLE && now >= v->retry_at && !v->close_idle && !v->m->stopping)
+	if (v->state == VPN_IDLE && now >= v->retry_at && !v->close_idle && !v->m->stopping &&
+	    !v->unwanted)
 		try_connect(v, now);
 	ikeloop_schedule(v->il);
 	return G_SOURCE_CONTINUE;
@@ -788,6 +791,7 @@ void mnd_vpn_attach_changed(struct mnd *m)
 	if (!v || m->stopping)
 		return;
 	was_settled = settled(v);
+	v->unwanted = false;             /* the race needs the gateway's answer (RFC 5266 3.4) */
 	evaluate(v);
 	/* An IKE SA still being set up from an address that is gone can never complete (its
 	 * retransmissions would take 15 s to fail): forget it (nothing was authenticated, so
@@ -816,6 +820,24 @@ void mnd_vpn_attach_changed(struct mnd *m)
 	v->answered = false;
 	if (settled(v) && ike_engine_dpd(ikeloop_engine(v->il), v->spi_i, now,
 					 ikeloop_actions(v->il)) == 0)
+		ikeloop_apply(v->il);
+	ikeloop_schedule(v->il);
+}
+
+void mnd_vpn_set_wanted(struct mnd *m, bool wanted)
+{
+	struct mnd_vpn *v = m->vpn;
+
+	if (!v || v->unwanted == !wanted)
+		return;
+	v->unwanted = !wanted;
+	if (wanted || v->state == VPN_IDLE || !v->spi_i)
+		return;
+	/* RFC 5266 3.4.1 step 2: on a trusted network the mobile node "MAY tear down the VPN
+	 * tunnel" (keep-vpn = no). */
+	LOG_NOTICE(&v->log, "trusted network and keep-vpn = no: deleting the IKE SA");
+	if (ike_engine_delete(ikeloop_engine(v->il), v->spi_i, now_ns(),
+			      ikeloop_actions(v->il)) == 0)
 		ikeloop_apply(v->il);
 	ikeloop_schedule(v->il);
 }

@@ -77,6 +77,9 @@ struct mnd_vpn_view {
 	char tun_name[IFNAMSIZ];
 	unsigned tun_mtu;
 };
+/* Keep (or set up) the VPN, or not: a trusted network with keep-vpn = no deletes the IKE
+ * SA and sets up none until the next attachment change (which wants it again: the race). */
+void mnd_vpn_set_wanted(struct mnd *m, bool wanted);
 /* Everything zero (configured false) without [vpn]. */
 void mnd_vpn_view(const struct mnd *m, struct mnd_vpn_view *out);
 /* Links, addresses or routes changed (attach.c, every netlink batch): MOBIKE follows the

@@ -27,8 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "race"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import racelib  # noqa: E402
+import udpprobe  # noqa: E402
 from racelib import HOME_ADDRESS, RaceEnv  # noqa: E402
 
 SEQUENCE = (("int-x", "c"), ("ext-a", "mc"), ("ext-b", "mc"), ("int-x", "c"), ("home", "home"))
@@ -64,13 +66,9 @@ class Watcher(threading.Thread):
 
 def probe_outage(log: Path, t_from: float) -> float | None:
     """ms from t_from to the first probe datagram that arrived at mn after it."""
-    try:
-        for line in log.read_text().splitlines():
-            f = line.split()
-            if len(f) == 2 and float(f[0]) >= t_from:
-                return round((float(f[0]) - t_from) * 1000, 1)
-    except FileNotFoundError:
-        pass
+    for t in udpprobe.read_log(log):
+        if t >= t_from:
+            return round((t - t_from) * 1000, 1)
     return None
 
 

@@ -298,3 +298,29 @@ def test_loss(race, topo, rundir):
     lk = caps[0].classify()
     result(f"race 20% loss capture ext-b: {lk['packets']} packets, {len(lk['leaks'])} leaks")
     assert not lk["leaks"], lk["leaks"][:20]
+
+
+def test_keep_vpn_no(topo, rundir):
+    """keep-vpn = no (RFC 5266 3.4.1 step 2, "MAY tear down"): trusted on int-x, the IKE SA
+    is deleted; the next untrusted network sets one up again (mode mc)."""
+    race = RaceEnv(topo, rundir, mnd_extra={"keep_vpn": "no"})
+    try:
+        race.start()
+        race.wait_mode("home")
+        race.move("int-x", "c")
+        deadline = time.monotonic() + 15
+        while race.vpn_status().get("state") != "idle":
+            assert time.monotonic() < deadline, f"VPN kept: {race.vpn_status()}"
+            time.sleep(0.05)
+        assert "keep-vpn = no: deleting the IKE SA" in race.mnd_log()
+        # none established at the gateway (half-open ones the client forgot time out there)
+        assert not [s for s in race.gw.sas() if s.get("established_s") is not None], \
+            race.gw.sas()
+        time.sleep(2.5)       # the 1 s tick must not set it up again
+        assert race.vpn_status().get("state") == "idle", race.vpn_status()
+        row = race.move("ext-b", "mc")
+        result(f"race keep-vpn = no: SA deleted on int-x, mc on ext-b after "
+               f"{row['handover_ms']} ms with a new IKE SA")
+    finally:
+        rc = race.stop()
+    assert all(v in (0, None) for v in rc.values()), rc

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Issue 6's benchmark: outage per mode transition (c -> c, c -> mc, mc -> mc, mc -> c) with
++20 ms RTT to the home agent and to the gateway, measured at the receiver.
+
+    sudo /usr/bin/python3 bench/race_outage.py [--build DIR] [--rounds 3] [--delay-ms 10]
+         [--json FILE] [--rundir DIR]
+
+Topology: tests/topology (RFC 5266 Figure 1) with our ha (trusted networks, TNC), vpngw and
+mnd (tests/race/racelib.py). Delay: the link emulator on every access router's uplink (up0 of
+rint-x, rint-y, rext-a, rext-b), --delay-ms per direction, so the mobile node is 2 x delay
+away from the intranet core (home agent) and from the internet core (gateway) on every
+access network, and the gateway-home agent leg adds nothing: one RTT to the home agent
+directly, one RTT to the gateway, one RTT to the home agent through the tunnel. The gateway
+is not reachable from inside (int-x/int-y decide by the home agent alone). ha's state file
+lives on tmpfs (--rundir defaults to /dev/shm): a disk's fsync before each reply would be
+the disk's latency, not the protocol's.
+
+Per round the laptop (wlan0, break-before-make: unplugged, plugged into the next network,
+DHCP) goes int-x -> int-y (c -> c) -> ext-b (c -> mc) -> ext-a behind NAT (mc -> mc) -> int-x
+(mc -> c). A 10 ms probe (bench/udpprobe.py: numbered UDP datagrams cn -> home address on an
+absolute schedule, arrivals logged in mn with CLOCK_MONOTONIC) runs all along. Outage of a
+transition = first datagram arriving at mn after the moment mnd saw the new attachment
+(status `location_changed_at_monotonic_ms`, netlink) minus that moment; also from the moment
+the harness had the address (Topology.attach returned). Targets (issue 6): c -> c, mc -> c,
+mc -> mc one RTT + 5 ms; c -> mc two RTTs + 10 ms (the IKE SA alive). The probe's spacing adds
+0-10 ms (5 on average) to every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "race"))
+
+import racelib  # noqa: E402
+import udpprobe  # noqa: E402
+from racelib import HOME_ADDRESS, RaceEnv  # noqa: E402
+
+MOVES = (("int-y", "c", "c -> c"), ("ext-b", "mc", "c -> mc"), ("ext-a", "mc", "mc -> mc"),
+         ("int-x", "c", "mc -> c"))
+TARGET_RTTS = {"c -> c": (1, 5), "c -> mc": (2, 10), "mc -> mc": (1, 5), "mc -> c": (1, 5)}
+
+
+def arrivals(log: Path) -> list[float]:
+    return udpprobe.read_log(log)
+
+
+def first_after(ts: list[float], t: float) -> float | None:
+    for x in ts:
+        if x >= t:
+            return round((x - t) * 1000, 1)
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=str(HERE.parent / "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--delay-ms", type=float, default=10.0)
+    ap.add_argument("--json")
+    ap.add_argument("--rundir")
+    a = ap.parse_args()
+    racelib.set_binaries(Path(a.build))
+    rundir = Path(a.rundir or tempfile.mkdtemp(prefix="race-outage-", dir="/dev/shm"))
+    restore = racelib.topolib.install_signal_handlers()
+    t = racelib.topolib.Topology(rundir=str(rundir / "topo")).build()
+    env = RaceEnv(t, rundir)
+    rows: list[dict] = []
+    out: dict = {"delay_ms": a.delay_ms, "moves": rows}
+    probes = []
+    try:
+        t.gateway_reachable_from_inside(False)
+        for r in ("rint-x", "rint-y", "rext-a", "rext-b"):
+            t.emulate(r, "up0", delay_ms=a.delay_ms)
+        env.start(at="int-x")
+        env.wait_mode("c", 60)
+        # mn -> ha from the care-of address on int-x (mode c: nothing filtered); the
+        # emulator delays forwarded packets only, so the routers' own pings would not see it
+        r = t.run("mn", ["ping", "-n", "-q", "-c", "5", "-i", "0.2", "-I", "wlan0",
+                         racelib.HA_ADDRESS], check=False)
+        m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
+        out["rtt_ms"] = {"mn on int-x -> ha": float(m.group(1)) if m else None,
+                         "nominal": 2 * a.delay_ms}
+        print(f"RTT (router -> target, avg ms): {out['rtt_ms']}", flush=True)
+        rtt = out["rtt_ms"]["mn on int-x -> ha"] or 2 * a.delay_ms
+        rlog = rundir / "probe-mn.log"
+        script = str(HERE / "udpprobe.py")
+        probes.append(t.spawn("mn", ["/usr/bin/python3", script, "recv", "--port", "5005",
+                                     "--log", str(rlog)]))
+        time.sleep(0.3)
+        probes.append(t.spawn("cn", ["/usr/bin/python3", script, "send", "--dst",
+                                     HOME_ADDRESS, "--port", "5005", "--interval", "0.01",
+                                     "--log", str(rundir / "probe-cn.log")]))
+        time.sleep(1.0)
+        for rnd in range(a.rounds):
+            for net, mode, kind in MOVES:
+                t0 = time.monotonic()
+                row = env.move(net, mode, timeout=60)
+                t_addr = t0 + row["attach_s"]
+                time.sleep(1.0)
+                s = env.status()
+                t_seen = s.get("location_changed_at_monotonic_ms", 0) / 1000.0
+                ts = arrivals(rlog)
+                m = {"round": rnd + 1, "transition": kind, "net": net, "mode": row["mode"],
+                     "from_seen_ms": first_after(ts, t_seen) if t_seen >= t0 else None,
+                     "from_address_ms": first_after(ts, t_addr),
+                     "mnd_handover_ms": row["handover_ms"],
+                     "seen_before_address_ms": round((t_addr - t_seen) * 1000, 1)
+                     if t_seen >= t0 else None}
+                rows.append(m)
+                print(f"round {rnd + 1} {kind:9} -> {net}: probe back {m['from_seen_ms']} ms "
+                      f"after mnd saw the attachment ({m['from_address_ms']} ms after the "
+                      f"harness had the address), mnd handover {m['mnd_handover_ms']} ms",
+                      flush=True)
+                time.sleep(0.5)
+    finally:
+        for p in probes:
+            if p.poll() is None:
+                p.terminate()
+        env.stop()
+        t.teardown()
+        restore()
+    print()
+    print("| transition | probe back after mnd saw the attachment, ms: median (min-max) | "
+          "RTTs | target | met | after the harness had the address | mnd's handover time |")
+    print("|---|---|---|---|---|---|---|")
+    summary = {}
+    for _, _, kind in MOVES:
+        v = [r["from_seen_ms"] for r in rows if r["transition"] == kind and
+             r["from_seen_ms"] is not None]
+        w = [r["from_address_ms"] for r in rows if r["transition"] == kind and
+             r["from_address_ms"] is not None]
+        h = [r["mnd_handover_ms"] for r in rows if r["transition"] == kind and
+             r["mnd_handover_ms"] is not None]
+        if not v:
+            continue
+        n, extra = TARGET_RTTS[kind]
+        target = n * rtt + extra
+        med = statistics.median(v)
+        summary[kind] = {"median": med, "min": min(v), "max": max(v),
+                         "rtts": round(med / rtt, 2), "target_ms": round(target, 1),
+                         "from_address_median": statistics.median(w) if w else None,
+                         "mnd_handover_median": statistics.median(h) if h else None}
+        print(f"| {kind} | {med} ({min(v)}-{max(v)}) | {med / rtt:.2f} | {n} RTT + {extra} ms "
+              f"= {target:.1f} | {'yes' if med <= target else 'no'} | "
+              f"{summary[kind]['from_address_median']} | "
+              f"{summary[kind]['mnd_handover_median']} |")
+    out["summary"] = summary
+    print(f"RTT {rtt:.2f} ms; run directory {rundir}")
+    print("RESULT " + json.dumps(summary))
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
