@@ -86,14 +86,16 @@ static int reach(int ifindex, void *user)
 	return rc;
 }
 
-static void evaluate(struct mnd *m)
+/* Returns whether the location changed (and was applied). */
+static bool evaluate(struct mnd *m)
 {
 	struct mnd_location loc;
 
 	mnd_location_choose(&m->ifaces, m->cfg.home_addr, reach, m, &loc);
 	if (m->have_loc && mnd_location_equal(&loc, &m->loc))
-		return;
+		return false;
 	apply_location(m, &loc);
+	return true;
 }
 
 /* ifindex of a configured interface called ifname, or 0. */
@@ -149,12 +151,11 @@ static gboolean on_netlink(gint fd, GIOCondition cond, gpointer user)
 		dump(m);
 		m->nl_changed = true;
 	}
-	if (m->nl_changed) {
-		evaluate(m);
-		/* The VPN follows every change at once (MOBIKE, RFC 4555 3.5), not only a new
-		 * location: a second interface, a route appearing after its address. */
+	/* The VPN follows every change at once (MOBIKE, RFC 4555 3.5), not only a new
+	 * location (a second interface, a route appearing after its address); a new location
+	 * has made it follow already (mode.c: mnd_vpn_attach_changed). */
+	if (m->nl_changed && !evaluate(m))
 		mnd_vpn_links_changed(m);
-	}
 	return G_SOURCE_CONTINUE;
 }
 

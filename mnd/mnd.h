@@ -176,7 +176,8 @@ struct mnd {
 	mm_time_ns vpn_answered_at;  /* monotonic: the gateway answered on this attachment */
 	bool home_confirmed;         /* on the home link, the deregistration was answered */
 	bool filter_on;              /* the fail-closed filter (failclosed.h) is in place */
-	bool mc_mtu;                 /* the TUN's MTU is lowered for mc (both headers) */
+	unsigned tun_mtu;            /* the TUN's MTU as mode.c last set it (lower in mc: both
+	                              * headers); 0: as opened, cfg.tunnel_mtu */
 
 	/* bus.c: the D-Bus status API, NULL without a bus */
 	struct mnd_bus *bus;

@@ -85,15 +85,16 @@ static void mtu_for_mode(struct mnd *m, bool mc, unsigned vpn_mtu)
 
 	if (mc && vpn_mtu > 20 + 576 && vpn_mtu - 20 < want)
 		want = vpn_mtu - 20;
-	if (mc == m->mc_mtu && !mc)
+	if (want == (m->tun_mtu ? m->tun_mtu : m->cfg.tunnel_mtu))
 		return;
 	rc = tun_set_mtu(m->tun_name, (int)want);
-	if (rc < 0)
+	if (rc < 0) {
 		LOG_WARNING(&m->log, "cannot set the MTU of %s to %u: %s", m->tun_name, want,
 			    strerror(-rc));
-	else if (mc != m->mc_mtu)
-		LOG_INFO(&m->log, "MTU of %s: %u", m->tun_name, want);
-	m->mc_mtu = mc;
+		return;
+	}
+	LOG_INFO(&m->log, "MTU of %s: %u", m->tun_name, want);
+	m->tun_mtu = want;
 }
 
 static void set_mode(struct mnd *m, enum policy_mode mode, enum policy_trust trust,

@@ -785,12 +785,10 @@ static bool path_usable(struct mnd_vpn *v, struct in_addr addr)
 void mnd_vpn_attach_changed(struct mnd *m)
 {
 	struct mnd_vpn *v = m->vpn;
-	bool was_settled;
 	mm_time_ns now = now_ns();
 
 	if (!v || m->stopping)
 		return;
-	was_settled = settled(v);
 	v->unwanted = false;             /* the race needs the gateway's answer (RFC 5266 3.4) */
 	evaluate(v);
 	/* An IKE SA still being set up from an address that is gone can never complete (its
@@ -816,7 +814,6 @@ void mnd_vpn_attach_changed(struct mnd *m)
 	 * response from the VPN gateway"): a move ordered, or a new SA, must be answered; an SA
 	 * on this address already gets a liveness check (RFC 7296 2.4), answered by
 	 * IKE_ACT_PEER_ALIVE. */
-	(void)was_settled;
 	v->answered = false;
 	if (settled(v) && ike_engine_dpd(ikeloop_engine(v->il), v->spi_i, now,
 					 ikeloop_actions(v->il)) == 0)

@@ -153,8 +153,7 @@ class RaceEnv:
 
     # ------------------------------------------------------------------ moves
     def attach(self, net: str) -> str | None:
-        for i in ("wlan0",):
-            self.topo.detach(i)
+        self.topo.detach("wlan0")
         if net == "home":
             self.mip.go_home()
             return HOME_ADDRESS
