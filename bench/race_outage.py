@@ -3,15 +3,20 @@
 +20 ms RTT to the home agent and to the gateway, measured at the receiver.
 
     sudo /usr/bin/python3 bench/race_outage.py [--build DIR] [--rounds 3] [--delay-ms 10]
-         [--json FILE] [--rundir DIR]
+         [--gateway-inside no|yes|both] [--json FILE] [--rundir DIR]
 
 Topology: tests/topology (RFC 5266 Figure 1) with our ha (trusted networks, TNC), vpngw and
 mnd (tests/race/racelib.py). Delay: the link emulator on every access router's uplink (up0 of
 rint-x, rint-y, rext-a, rext-b), --delay-ms per direction, so the mobile node is 2 x delay
 away from the intranet core (home agent) and from the internet core (gateway) on every
 access network, and the gateway-home agent leg adds nothing: one RTT to the home agent
-directly, one RTT to the gateway, one RTT to the home agent through the tunnel. The gateway
-is not reachable from inside (int-x/int-y decide by the home agent alone). ha's state file
+directly, one RTT to the gateway, one RTT to the home agent through the tunnel. Two
+configurations (--gateway-inside, default both, each a fresh topology): "no", the gateway is
+not reachable from inside, so int-x/int-y decide by the home agent alone and the IKE SA is
+set up anew at every c -> mc move (two more RTTs: IKE_SA_INIT, IKE_AUTH); "yes", the gateway
+is reachable from inside and the IKE SA stays alive in mode c (keep-vpn, the default), so
+c -> mc is a MOBIKE update: the configuration of issue 6's c -> mc target ("while the IKE SA
+is alive"). ha's state file
 lives on tmpfs (--rundir defaults to /dev/shm): a disk's fsync before each reply would be
 the disk's latency, not the protocol's.
 
@@ -60,37 +65,37 @@ def first_after(ts: list[float], t: float) -> float | None:
     return None
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build", default=str(HERE.parent / "build"))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--delay-ms", type=float, default=10.0)
-    ap.add_argument("--json")
-    ap.add_argument("--rundir")
-    a = ap.parse_args()
-    racelib.set_binaries(Path(a.build))
-    rundir = Path(a.rundir or tempfile.mkdtemp(prefix="race-outage-", dir="/dev/shm"))
+def run_config(a, rundir: Path, gw_inside: bool) -> tuple[list[dict], float, dict]:
+    """One topology, a.rounds rounds of MOVES; returns (rows, rtt, rtt info)."""
     restore = racelib.topolib.install_signal_handlers()
     t = racelib.topolib.Topology(rundir=str(rundir / "topo")).build()
     env = RaceEnv(t, rundir)
     rows: list[dict] = []
-    out: dict = {"delay_ms": a.delay_ms, "moves": rows}
+    info: dict = {}
     probes = []
+    rtt = 2 * a.delay_ms
     try:
-        t.gateway_reachable_from_inside(False)
+        t.gateway_reachable_from_inside(gw_inside)
         for r in ("rint-x", "rint-y", "rext-a", "rext-b"):
             t.emulate(r, "up0", delay_ms=a.delay_ms)
         env.start(at="int-x")
         env.wait_mode("c", 60)
+        if gw_inside:
+            # mode c with the IKE SA alive beside it: wait for the tunnel
+            deadline = time.monotonic() + 30
+            while not env.vpn_status().get("tia") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not env.vpn_status().get("tia"):
+                raise RuntimeError("the IKE SA did not come up from int-x")
         # mn -> ha from the care-of address on int-x (mode c: nothing filtered); the
         # emulator delays forwarded packets only, so the routers' own pings would not see it
         r = t.run("mn", ["ping", "-n", "-q", "-c", "5", "-i", "0.2", "-I", "wlan0",
                          racelib.HA_ADDRESS], check=False)
         m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
-        out["rtt_ms"] = {"mn on int-x -> ha": float(m.group(1)) if m else None,
-                         "nominal": 2 * a.delay_ms}
-        print(f"RTT (router -> target, avg ms): {out['rtt_ms']}", flush=True)
-        rtt = out["rtt_ms"]["mn on int-x -> ha"] or 2 * a.delay_ms
+        info = {"mn on int-x -> ha": float(m.group(1)) if m else None,
+                "nominal": 2 * a.delay_ms}
+        print(f"RTT (avg ms): {info}", flush=True)
+        rtt = info["mn on int-x -> ha"] or 2 * a.delay_ms
         rlog = rundir / "probe-mn.log"
         script = str(HERE / "udpprobe.py")
         probes.append(t.spawn("mn", ["/usr/bin/python3", script, "recv", "--port", "5005",
@@ -102,6 +107,7 @@ def main() -> int:
         time.sleep(1.0)
         for rnd in range(a.rounds):
             for net, mode, kind in MOVES:
+                est0 = env.vpn_status().get("established", 0)
                 t0 = time.monotonic()
                 row = env.move(net, mode, timeout=60)
                 t_addr = t0 + row["attach_s"]
@@ -110,6 +116,8 @@ def main() -> int:
                 t_seen = s.get("location_changed_at_monotonic_ms", 0) / 1000.0
                 ts = arrivals(rlog)
                 m = {"round": rnd + 1, "transition": kind, "net": net, "mode": row["mode"],
+                     "gateway_inside": gw_inside,
+                     "new_ike_sa": env.vpn_status().get("established", 0) != est0,
                      "from_seen_ms": first_after(ts, t_seen) if t_seen >= t0 else None,
                      "from_address_ms": first_after(ts, t_addr),
                      "mnd_handover_ms": row["handover_ms"],
@@ -118,7 +126,8 @@ def main() -> int:
                 rows.append(m)
                 print(f"round {rnd + 1} {kind:9} -> {net}: probe back {m['from_seen_ms']} ms "
                       f"after mnd saw the attachment ({m['from_address_ms']} ms after the "
-                      f"harness had the address), mnd handover {m['mnd_handover_ms']} ms",
+                      f"harness had the address), mnd handover {m['mnd_handover_ms']} ms"
+                      f"{', new IKE SA' if m['new_ike_sa'] else ''}",
                       flush=True)
                 time.sleep(0.5)
     finally:
@@ -128,7 +137,12 @@ def main() -> int:
         env.stop()
         t.teardown()
         restore()
+    return rows, rtt, info
+
+
+def summarize(rows: list[dict], rtt: float, title: str) -> dict:
     print()
+    print(title)
     print("| transition | probe back after mnd saw the attachment, ms: median (min-max) | "
           "RTTs | target | met | after the harness had the address | mnd's handover time |")
     print("|---|---|---|---|---|---|---|")
@@ -144,18 +158,44 @@ def main() -> int:
             continue
         n, extra = TARGET_RTTS[kind]
         target = n * rtt + extra
-        med = statistics.median(v)
+        med = round(statistics.median(v), 1)
         summary[kind] = {"median": med, "min": min(v), "max": max(v),
                          "rtts": round(med / rtt, 2), "target_ms": round(target, 1),
-                         "from_address_median": statistics.median(w) if w else None,
-                         "mnd_handover_median": statistics.median(h) if h else None}
+                         "from_address_median": round(statistics.median(w), 1) if w else None,
+                         "mnd_handover_median": round(statistics.median(h), 1) if h else None,
+                         "per_round": v}
         print(f"| {kind} | {med} ({min(v)}-{max(v)}) | {med / rtt:.2f} | {n} RTT + {extra} ms "
               f"= {target:.1f} | {'yes' if med <= target else 'no'} | "
               f"{summary[kind]['from_address_median']} | "
               f"{summary[kind]['mnd_handover_median']} |")
-    out["summary"] = summary
-    print(f"RTT {rtt:.2f} ms; run directory {rundir}")
-    print("RESULT " + json.dumps(summary))
+    print(f"RTT {rtt:.2f} ms")
+    return summary
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=str(HERE.parent / "build"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--delay-ms", type=float, default=10.0)
+    ap.add_argument("--gateway-inside", choices=("no", "yes", "both"), default="both")
+    ap.add_argument("--json")
+    ap.add_argument("--rundir")
+    a = ap.parse_args()
+    racelib.set_binaries(Path(a.build))
+    rundir = Path(a.rundir or tempfile.mkdtemp(prefix="race-outage-", dir="/dev/shm"))
+    configs = {"no": [False], "yes": [True], "both": [False, True]}[a.gateway_inside]
+    out: dict = {"delay_ms": a.delay_ms, "configs": {}}
+    for gw in configs:
+        name = "gateway-inside" if gw else "gateway-outside-only"
+        sub = rundir / name
+        sub.mkdir(parents=True, exist_ok=True)
+        rows, rtt, info = run_config(a, sub, gw)
+        title = ("Gateway reachable from inside (IKE SA alive in mode c):" if gw else
+                 "Gateway not reachable from inside (IKE SA set up at c -> mc):")
+        summary = summarize(rows, rtt, title)
+        out["configs"][name] = {"rtt_ms": info, "moves": rows, "summary": summary}
+        print("RESULT " + name + " " + json.dumps(summary), flush=True)
+    print(f"run directory {rundir}")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0

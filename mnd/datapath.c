@@ -7,13 +7,21 @@
  *   in:  IP-in-IP on the raw socket, or tunnel data on the registration socket, from the
  *        home agent to the home address -> TUN (the kernel then delivers it locally).
  *
- * Both sockets are bound to the care-of address's interface, so tunnel packets leave the
- * physical interface and never loop into the TUN. Keepalives (RFC 3519 §4.9, §4.10) while
+ * The registration socket is bound to the care-of address's interface; the raw socket
+ * names that interface on every send (IP_PKTINFO), so tunnel packets leave the physical
+ * interface (or, in mode mc, the VPN's TUN) and never loop into our TUN, and it checks the
+ * interface every packet arrived on: IP-in-IP to the binding's care-of address counts only
+ * from the binding's interface (in mode mc an IP-in-IP packet to the TIA that did not come
+ * out of the VPN would be an injection past ESP). While the trust race runs after a move out
+ * of mode mc, packets from the home agent to the new physical address (its replay of what we
+ * missed, RFC 5266 3.4.1: the probe is a registration) are held, not delivered: delivered
+ * when the verdict is trusted (mode c), dropped otherwise (mnd_dp_hold_*()). Keepalives (RFC 3519 §4.9, §4.10) while
  * UDP tunnelling is in use. No allocation and no copy per packet: one receive buffer, and
  * outgoing headers go in their own iovec in front of the packet. Packets are built and
  * checked by the shared tunnel codec (mip4/tunnel.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -50,6 +58,31 @@ static void drop_log(struct mnd *m, uint64_t count, const char *why)
 
 /* --- outbound ------------------------------------------------------------------------- */
 
+/* sendmsg on the raw socket through the data path's interface (IP_PKTINFO ipi_ifindex:
+ * what SO_BINDTODEVICE did, per packet). */
+static ssize_t raw_send(struct mnd *m, struct msghdr *msg)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct in_pktinfo *pi;
+	struct cmsghdr *c;
+
+	if (m->raw_ifindex > 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg->msg_control = ctl.buf;
+		msg->msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(msg);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(*pi));
+		pi = (struct in_pktinfo *)(void *)CMSG_DATA(c);
+		pi->ipi_ifindex = m->raw_ifindex;
+	}
+	return sendmsg(m->raw_fd, msg, 0);
+}
+
 /* RFC 2003 §3.1: the outer header in front of the packet, in its own iovec (no copy). */
 static void send_ipip(struct mnd *m, const uint8_t *inner, size_t len)
 {
@@ -75,7 +108,7 @@ static void send_ipip(struct mnd *m, const uint8_t *inner, size_t len)
 	msg.msg_namelen = sizeof(to);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 2;
-	if (sendmsg(m->raw_fd, &msg, 0) < 0) {
+	if (raw_send(m, &msg) < 0) {
 		drop_log(m, ++m->dp.tx_dropped, "IP-in-IP send failed");
 		return;
 	}
@@ -134,8 +167,11 @@ static void send_native(struct mnd *m, const uint8_t *pkt, size_t len,
 			const struct mip4_ipv4_info *ip)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = ip->dst };
+	struct iovec iov = { .iov_base = (void *)pkt, .iov_len = len };
+	struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+			      .msg_iovlen = 1 };
 
-	if (sendto(m->raw_fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+	if (raw_send(m, &msg) < 0) {
 		drop_log(m, ++m->dp.tx_dropped, "native send failed");
 		return;
 	}
@@ -236,28 +272,93 @@ static bool locate(const uint8_t *buf, size_t buf_len, const struct mip4_ipv4_in
 	return reader_skip(&r, in->off) && reader_view(&r, in->len, p);
 }
 
-static void raw_packet(struct mnd *m, const uint8_t *pkt, size_t len)
+/* The attachment's interface index (cached: looked up again when the name changes). */
+static int loc_ifindex(struct mnd *m)
+{
+	if (strcmp(m->loc_ifname_cached, m->loc.ifname) != 0) {
+		snprintf(m->loc_ifname_cached, sizeof(m->loc_ifname_cached), "%s", m->loc.ifname);
+		m->loc_ifindex = m->loc.ifname[0] ? (int)if_nametoindex(m->loc.ifname) : 0;
+	}
+	return m->loc_ifindex;
+}
+
+/* Keep a packet for the verdict (mnd_dp_hold_release()): length-prefixed in one arena,
+ * allocated on first use; what does not fit is dropped and counted. */
+static void hold(struct mnd *m, const uint8_t *inner, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+
+	if (!m->held)
+		m->held = malloc(MND_HOLD_BYTES);
+	if (!m->held || m->held_len + sizeof(n) + len > MND_HOLD_BYTES) {
+		m->dp.held_dropped++;
+		return;
+	}
+	memcpy(m->held + m->held_len, &n, sizeof(n));
+	memcpy(m->held + m->held_len + sizeof(n), inner, len);
+	m->held_len += sizeof(n) + len;
+	m->dp.held++;
+}
+
+static void raw_packet(struct mnd *m, const uint8_t *pkt, size_t len, int ifindex)
 {
 	struct mip4_ipip_info info;
 	const uint8_t *inner;
+	bool to_binding, to_attachment;
 
 	if (mip4_ipip_decap(pkt, len, &info) < 0 || !locate(pkt, len, &info.inner, &inner)) {
 		drop_log(m, ++m->dp.rx_dropped, "malformed IP-in-IP packet");
 		return;
 	}
-	/* Only the home agent tunnels to us, and only to the care-of address in force: the
-	 * binding's (the TIA in mode mc), or, while a registration from a new attachment is
-	 * under way, that attachment's address (the home agent replays what we missed). */
-	if (info.outer_src.s_addr != m->cfg.home_agent.s_addr ||
-	    !((m->tunnel_up && info.outer_dst.s_addr == m->binding.coa.s_addr) ||
-	      (m->loc.where == MND_AWAY && info.outer_dst.s_addr == m->loc.addr.s_addr))) {
+	/* Only the home agent tunnels to us, and only to the care-of address in force on its
+	 * interface: the binding's (the TIA in mode mc, out of the VPN's TUN), or, while a
+	 * registration from a new attachment is under way, that attachment's address on its
+	 * interface (the home agent replays what we missed, ha/replay.h). */
+	to_binding = m->tunnel_up && info.outer_dst.s_addr == m->binding.coa.s_addr &&
+		     ifindex == m->raw_ifindex;
+	to_attachment = !to_binding && m->loc.where == MND_AWAY &&
+			info.outer_dst.s_addr == m->loc.addr.s_addr && ifindex == loc_ifindex(m);
+	if (info.outer_src.s_addr != m->cfg.home_agent.s_addr || !(to_binding || to_attachment)) {
 		drop_log(m, ++m->dp.rx_dropped, "IP-in-IP packet not from the home agent to our "
 			 "care-of address");
 		return;
 	}
 	if (!inner_ok(m, &info.inner))
 		return;
+	/* The data path is still on another interface (the VPN's, mode mc): the network is
+	 * not trusted yet, so nothing that came in the clear reaches the home address; it
+	 * waits for the verdict. */
+	if (to_attachment && ifindex != m->raw_ifindex) {
+		hold(m, inner, info.inner.len);
+		return;
+	}
 	to_tun(m, inner, info.inner.len);
+}
+
+void mnd_dp_hold_release(struct mnd *m, bool deliver)
+{
+	size_t off = 0;
+	uint64_t n = 0;
+
+	while (m->held && off + sizeof(uint32_t) <= m->held_len) {
+		uint32_t len;
+
+		memcpy(&len, m->held + off, sizeof(len));
+		off += sizeof(len);
+		if (len > m->held_len - off)
+			break;
+		if (deliver)
+			to_tun(m, m->held + off, len);
+		off += len;
+		n++;
+	}
+	if (n)
+		LOG_INFO(&m->log, "%s %llu packet%s held during the trust race",
+			 deliver ? "delivered" : "dropped", (unsigned long long)n,
+			 n == 1 ? "" : "s");
+	free(m->held);
+	m->held = NULL;
+	m->held_len = 0;
 }
 
 static gboolean on_raw(gint fd, GIOCondition cond, gpointer user)
@@ -266,18 +367,19 @@ static gboolean on_raw(gint fd, GIOCondition cond, gpointer user)
 
 	(void)cond;
 	for (int i = 0; i < DP_BUDGET; i++) {
-		ssize_t n = recv(fd, m->pkt, MND_PKT_MAX, MSG_TRUNC);
+		struct sock_dgram_meta meta;
+		ssize_t n = sock_recv4(fd, m->pkt, MND_PKT_MAX, &meta);
 
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				LOG_WARNING(&m->log, "raw socket: %s", strerror(errno));
-			break;
-		}
-		if ((size_t)n > MND_PKT_MAX) {
+		if (n == -EMSGSIZE) {
 			drop_log(m, ++m->dp.rx_dropped, "oversized IP-in-IP packet");
 			continue;
 		}
-		raw_packet(m, m->pkt, (size_t)n);
+		if (n < 0) {
+			if (n != -EAGAIN && n != -EINTR)
+				LOG_WARNING(&m->log, "raw socket: %s", strerror((int)-n));
+			break;
+		}
+		raw_packet(m, m->pkt, (size_t)n, meta.ifindex);
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -423,16 +525,15 @@ void mnd_dp_moved(struct mnd *m)
 
 int mnd_dp_set_interface(struct mnd *m, const char *ifname)
 {
-	int rc;
+	int ifindex = 0;
 
 	if (strcmp(m->raw_ifname, ifname) == 0)
 		return 0;
-	rc = sock_bind_device(m->raw_fd, ifname[0] ? ifname : NULL);
-	if (rc < 0) {
-		LOG_ERROR(&m->log, "cannot bind the IP-in-IP socket to %s: %s", ifname,
-			  strerror(-rc));
-		return rc;
+	if (ifname[0] && (ifindex = (int)if_nametoindex(ifname)) == 0) {
+		LOG_ERROR(&m->log, "the data path cannot use %s: %s", ifname, strerror(errno));
+		return -errno;
 	}
+	m->raw_ifindex = ifindex;
 	snprintf(m->raw_ifname, sizeof(m->raw_ifname), "%s", ifname);
 	return 0;
 }
@@ -441,7 +542,7 @@ int mnd_dp_init(struct mnd *m)
 {
 	int fd;
 
-	fd = sock_raw4_open(IPPROTO_IPIP, SOCK_F_HDRINCL);
+	fd = sock_raw4_open(IPPROTO_IPIP, SOCK_F_HDRINCL | SOCK_F_PKTINFO);
 	if (fd < 0) {
 		LOG_ERROR(&m->log, "cannot open the IP-in-IP raw socket: %s", strerror(-fd));
 		return fd;
@@ -451,6 +552,7 @@ int mnd_dp_init(struct mnd *m)
 		LOG_WARNING(&m->log, "cannot enlarge the IP-in-IP socket's receive buffer");
 	m->raw_fd = fd;
 	m->raw_ifname[0] = 0;
+	m->raw_ifindex = 0;
 	m->dedup = g_new0(struct mnd_dedup, 1);
 	m->raw_watch = g_unix_fd_add(fd, G_IO_IN, on_raw, m);
 	m->tun_watch = g_unix_fd_add(m->tun_fd, G_IO_IN, on_tun, m);
@@ -479,4 +581,7 @@ void mnd_dp_close(struct mnd *m)
 	}
 	g_free(m->dedup);
 	m->dedup = NULL;
+	free(m->held);
+	m->held = NULL;
+	m->held_len = 0;
 }

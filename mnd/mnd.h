@@ -83,6 +83,8 @@ struct mnd_dp_stats {
 	uint64_t rx_dropped;                 /* wrong outer source/inner destination, ... */
 	uint64_t keepalives_sent, keepalive_replies;
 	uint64_t rx_duplicates;              /* sent again by the HA after a move (dedup.h) */
+	uint64_t held;                       /* held for the verdict of a trust race */
+	uint64_t held_dropped;               /* did not fit in the hold */
 };
 
 /* One registration: an mn_engine, its timer, and its UDP socket (bound to the care-of
@@ -133,10 +135,15 @@ struct mnd {
 	struct mnd_reg *probe;
 
 	/* datapath.c */
-	int raw_fd;                  /* IPPROTO_IPIP, IP_HDRINCL, bound to the CoA's device */
+	int raw_fd;                  /* IPPROTO_IPIP, IP_HDRINCL, IP_PKTINFO (not bound) */
 	guint raw_watch;
 	guint tun_watch;
-	char raw_ifname[IFNAMSIZ];
+	char raw_ifname[IFNAMSIZ];   /* the data path's interface: the binding's */
+	int raw_ifindex;             /* its index; 0: none (routing decides) */
+	char loc_ifname_cached[IFNAMSIZ];
+	int loc_ifindex;             /* index of loc.ifname (datapath.c caches it) */
+	uint8_t *held;               /* packets held for the verdict (mnd_dp_hold_release) */
+	size_t held_len;
 	bool tunnel_up;
 	struct mn_binding binding;
 	mm_time_ns last_tx;          /* last packet sent to the HA (keepalive, RFC 3519 §4.9) */
@@ -173,6 +180,7 @@ struct mnd {
 	struct policy_trust_facts facts;
 	struct mnd_timer *probe_timer;   /* the probe is given up at its expiry */
 	struct mnd_timer *grace_timer;   /* probe-grace after the gateway's answer */
+	struct mnd_timer *early_timer;   /* the TIA's registration before the verdict */
 	mm_time_ns vpn_answered_at;  /* monotonic: the gateway answered on this attachment */
 	bool home_confirmed;         /* on the home link, the deregistration was answered */
 	bool filter_on;              /* the fail-closed filter (failclosed.h) is in place */
@@ -184,6 +192,9 @@ struct mnd {
 };
 
 #define MND_PKT_MAX 65600
+/* Packets from the home agent to a new attachment's address held while the trust race runs
+ * (datapath.c): about what its handover replay sends (ha.conf handover-replay-bytes). */
+#define MND_HOLD_BYTES (512 * 1024 + 4096)
 
 /* conf.c: load and check the configuration (and the key file it names). On error, prints
  * one line naming the file, group and key, and returns -EINVAL (or -errno). */
@@ -228,6 +239,9 @@ void mnd_dp_moved(struct mnd *m);
 int mnd_dp_set_interface(struct mnd *m, const char *ifname);
 void mnd_dp_binding_up(struct mnd *m, const struct mn_binding *b);
 void mnd_dp_binding_down(struct mnd *m);
+/* The packets held during the trust race: into the TUN (deliver, the network is trusted)
+ * or dropped; either way the hold is emptied. */
+void mnd_dp_hold_release(struct mnd *m, bool deliver);
 /* A MIP Tunnel Data message (RFC 3519 §3.3) arrived on the registration socket. */
 void mnd_dp_udp_input(struct mnd *m, const uint8_t *msg, size_t len, struct in_addr src,
 		      uint16_t sport);

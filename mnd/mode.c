@@ -18,6 +18,9 @@
 #include "mnd/failclosed.h"
 #include "mnd/mnd.h"
 
+/* early_tia(): one main-loop turn after the gateway's answer (see there). */
+#define EARLY_TIA_DELAY MM_MSEC(1)
+
 static mm_time_ns now_ns(void)
 {
 	return clock_now(clock_monotonic());
@@ -167,6 +170,8 @@ static void enter_c(struct mnd *m, const struct mnd_vpn_view *v)
 	mnd_dp_set_interface(m, m->attach.ifname);
 	mnd_dp_moved(m);
 	mnd_dp_binding_up(m, &m->reg->binding);
+	/* Trusted: what the home agent sent to this address before its reply was read. */
+	mnd_dp_hold_release(m, true);
 	if (tia_sent) {
 		LOG_INFO(&m->log, "registering %s once more: a registration through the tunnel "
 			 "went out after the probe", m->attach.ifname);
@@ -177,12 +182,17 @@ static void enter_c(struct mnd *m, const struct mnd_vpn_view *v)
 /* Mode mc: the TIA as co-located care-of address, registered through the tunnel (RFC 5266
  * 3.4.2 step 4), unless that binding is still valid (3.4.1: an mc -> mc move needs only
  * MOBIKE). */
-static void enter_mc(struct mnd *m, const struct mnd_vpn_view *v, bool register_tia)
+static void enter_mc(struct mnd *m, const struct mnd_vpn_view *v, bool register_tia,
+		     bool verdict)
 {
 	struct mnd_location tia;
 
 	mtu_for_mode(m, true, v->tun_mtu);
 	mnd_dp_set_interface(m, v->tun_name);
+	/* Untrusted: nothing that came in the clear is delivered. (Before the verdict, below,
+	 * it stays held: the probe may still win.) */
+	if (verdict)
+		mnd_dp_hold_release(m, false);
 	if (!register_tia || mc_registering(m, v))
 		return;
 	memset(&tia, 0, sizeof(tia));
@@ -214,8 +224,11 @@ static void decide(struct mnd *m)
 	 * moment, then c). With an mc binding still valid traffic flows through the tunnel
 	 * meanwhile (the handover is over, below); only the verdict waits. */
 	answered = v.up && v.answered;
-	if (answered && !m->vpn_answered_at)
+	if (answered && !m->vpn_answered_at) {
 		m->vpn_answered_at = now;
+		/* The TIA's registration need not wait for the verdict (early_tia()). */
+		mnd_timer_arm(m->early_timer, now + EARLY_TIA_DELAY);
+	}
 	f->vpn_up = answered && (f->probe_expired ||
 				 now >= m->vpn_answered_at + MM_MSEC(m->cfg.probe_grace_ms));
 	if (answered && !f->vpn_up)
@@ -229,7 +242,7 @@ static void decide(struct mnd *m)
 		enter_c(m, &v);
 		break;
 	case POLICY_MODE_MC:
-		enter_mc(m, &v, out.register_tia);
+		enter_mc(m, &v, out.register_tia, true);
 		break;
 	case POLICY_MODE_HOME:
 	case POLICY_MODE_OFFLINE:
@@ -296,6 +309,28 @@ static void on_grace(void *user)
 	decide(user);
 }
 
+/* The gateway answered on this attachment and the verdict waits for probe-grace: the TIA's
+ * registration through the tunnel goes out now rather than after the grace (RFC 5266 3.4.2
+ * step 4 needs only the tunnel), so that c -> mc costs the MOBIKE exchange and the
+ * registration, not the grace as well. Nothing is decided here: the mode stays detecting,
+ * and if the probe still wins, enter_c() registers the physical address once more (its
+ * Identification is newer, so the home agent ends with it, RFC 5944 5.7). Sent a main-loop
+ * turn after the answer (EARLY_TIA_DELAY): the gateway's return routability request
+ * (RFC 4555 3.7) that came with its answer is answered first, so the gateway has moved the
+ * Child SA before the home agent's reply reaches it. */
+static void early_tia(void *user)
+{
+	struct mnd *m = user;
+	struct mnd_vpn_view v;
+
+	mnd_vpn_view(m, &v);
+	if (m->attach.where != MND_AWAY || !v.up || !v.answered || m->facts.probe_trusted ||
+	    m->mode == POLICY_MODE_C || mc_registered(m, &v) || mc_registering(m, &v))
+		return;
+	enter_mc(m, &v, true, false);
+	decide(m);
+}
+
 static void on_probe_expired(void *user)
 {
 	struct mnd *m = user;
@@ -337,6 +372,9 @@ void mnd_mode_locate(struct mnd *m, const struct mnd_location *loc)
 	m->home_confirmed = false;
 	mnd_timer_disarm(m->probe_timer);
 	mnd_timer_disarm(m->grace_timer);
+	mnd_timer_disarm(m->early_timer);
+	/* Held for the verdict on the attachment before: it has none now. */
+	mnd_dp_hold_release(m, false);
 
 	if (!vpn_configured(m)) {
 		mnd_dp_set_interface(m, loc->where == MND_AWAY ? loc->ifname : "");
@@ -446,6 +484,7 @@ int mnd_mode_init(struct mnd *m)
 	m->attach.where = MND_DETACHED;
 	m->probe_timer = mnd_timer_new(on_probe_expired, m);
 	m->grace_timer = mnd_timer_new(on_grace, m);
+	m->early_timer = mnd_timer_new(early_tia, m);
 	/* Fail closed from the start: no verdict yet. */
 	if (vpn_configured(m) && m->cfg.trust.fail_closed)
 		filter_set(m, true);
@@ -461,6 +500,10 @@ void mnd_mode_close(struct mnd *m)
 	if (m->grace_timer) {
 		mnd_timer_free(m->grace_timer);
 		m->grace_timer = NULL;
+	}
+	if (m->early_timer) {
+		mnd_timer_free(m->early_timer);
+		m->early_timer = NULL;
 	}
 	filter_set(m, false);
 }
