@@ -38,10 +38,8 @@ mnd comes from $MM_MND (meson sets it).
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -49,121 +47,20 @@ import pytest
 
 import swan
 from ikecap import IkeCapture, summarize
+from ourdaemons import (GW_PUBLIC, SUITE, Mnd, installed_children as _children, spi as _spi,
+                        started)
 from swan import result
 
 CN = "198.18.1.3"
 BIG = 50_000_000
-GW_PUBLIC = "198.19.0.2"
-SUITE = "aes128gcm16"
 # RFC 7296 3.2 payload types seen inside the Encrypted payloads
 PT_KE, PT_CERT, PT_AUTH, PT_DELETE, PT_TSI = 34, 37, 39, 42, 44
 N_REKEY_SA = 16393
 
 
-def _bin(var: str) -> str:
-    path = os.environ.get(var)
-    assert path and os.access(path, os.X_OK), f"${var} does not name an executable: {path!r}"
-    return path
-
-
-def _private(path: Path, text: str) -> None:
-    path.write_text(text)
-    os.chmod(path, 0o600)
-
-
-class Mnd:
-    """Our mnd in mn, VPN part configured against the gateway on 198.19.0.2."""
-
-    def __init__(self, env, topo, auth: str = "psk", suite: str = SUITE, pki=None,
-                 dpd: int = 2, mobike: bool = True):
-        self.topo = topo
-        self.dir = Path(env.rundir) / "mnd"
-        self.dir.mkdir(exist_ok=True)
-        self.status = self.dir / "vpn.json"
-        self.log_path = self.dir / "mnd.log"
-        ike, esp = swan.SUITES[suite]
-        _private(self.dir / "mip.key", "00112233445566778899aabbccddeeff\n")
-        if auth == "psk":
-            _private(self.dir / "vpn.psk", swan.PSK + "\n")
-            a = "auth = psk\npsk-file = vpn.psk\n"
-        else:
-            a = f"auth = cert\ncert = {pki.mn_cert}\nkey = {pki.mn_key}\nca = {pki.ca}\n"
-        (self.dir / "mnd.conf").write_text(
-            "[mobile-node]\n"
-            "home-address = 10.254.0.1\nhome-agent = 10.254.0.2\nspi = 256\n"
-            "key-file = mip.key\ninterfaces = wlan0\n"
-            f"status-file = {self.dir / 'mip.json'}\n"
-            "\n[vpn]\n"
-            f"gateway = {GW_PUBLIC}\n"
-            f"local-id = {swan.MN_ID}\n"
-            f"remote-id = fqdn:{swan.GW_FQDN}\n"
-            f"{a}ike = {ike}\nesp = {esp}\n"
-            f"intranet = {swan.INTRANET}\n"
-            f"{'' if mobike else 'mobike = no'}\n"
-            f"dpd-interval = {dpd}\n"
-            f"status-file = {self.status}\n"
-            f"keylog-file = {self.dir / 'ikev2_decryption_table'}\n")
-        self.log = open(self.log_path, "w")
-        self.proc = topo.spawn("mn", [_bin("MM_MND"), "--config", self.dir / "mnd.conf",
-                                      "--log-level", "debug"], stdout=self.log,
-                               stderr=self.log)
-
-    def tail(self, n: int = 6000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
-
-    def state(self) -> dict:
-        try:
-            return json.loads(self.status.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def wait(self, pred, timeout: float, what: str) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc.poll() is None, f"mnd exited: {self.tail()}"
-            s = self.state()
-            if s and pred(s):
-                return s
-            assert time.monotonic() < deadline, f"mnd: timed out waiting for {what}: " \
-                                                f"{s}\n{self.tail()}"
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise AssertionError(f"mnd ignored SIGTERM: {self.tail()}")
-        self.log.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def ourmnd():
-    made: list[Mnd] = []
-
-    def start(*a, **kw) -> Mnd:
-        m = Mnd(*a, **kw)
-        made.append(m)
-        return m
-    yield start
-    for m in made:
-        rc = m.stop()
-        assert rc == 0, f"mnd exited with {rc}: {m.tail()}"
-
-
-def _spi(x: str) -> str:
-    return format(int(x, 16), "x")
-
-
-def _children(sa: dict) -> list[dict]:
-    return [c for c in sa["child_sas"] if c.get("state") == "INSTALLED"]
+    yield from started(Mnd)
 
 
 def _agree(gw, st: dict) -> dict:

@@ -38,8 +38,8 @@ import pytest
 import swan
 from ikecap import summarize
 from swan import result
-from test_mnd_swan import CN, BIG, Mnd, _spi
-from test_vpngw_swan import Vpngw
+from ourdaemons import Mnd, Vpngw, spi as _spi
+from test_mnd_swan import CN, BIG
 
 NAT_ADDR = "198.19.110.2"          # ext-a's NAT (topo.py)
 # RFC 7296 3.2 payload types, 3.10.1 notify type

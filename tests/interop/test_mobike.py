@@ -45,8 +45,8 @@ import pytest
 
 import swan
 from swan import result
-from test_mnd_swan import GW_PUBLIC, Mnd, _bin, _private, _spi
-from test_vpngw_swan import Vpngw
+from ourdaemons import (GW_PUBLIC, Mnd, Vpngw, binary as _bin, spi as _spi,
+                        write_private as _private)
 
 NAT_ADDR = "198.19.110.2"          # ext-a's NAT (topo.py)
 EXT_B = "198.19.20."               # ext-b's LAN: public addresses

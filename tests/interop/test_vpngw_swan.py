@@ -29,9 +29,6 @@ vpngw and gwctl come from $MM_VPNGW and $MM_GWCTL (meson sets them); a missing b
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -39,123 +36,20 @@ import pytest
 
 import swan
 from ikecap import IkeCapture, summarize
+from ourdaemons import GW_PUBLIC, Vpngw, installed_children as _children, spi as _spi, started
 from swan import result
 
 CN = "198.18.1.3"
 BIG = 50_000_000
 SMALL = 5_000_000
-GW_PUBLIC = "198.19.0.2"
 # RFC 7296 3.2 payload types seen inside the Encrypted payloads
 PT_KE, PT_CERT, PT_AUTH, PT_DELETE, PT_TSI, PT_TSR = 34, 37, 39, 42, 44, 45
 N_REKEY_SA = 16393
 
 
-def _bin(var: str) -> str:
-    path = os.environ.get(var)
-    assert path and os.access(path, os.X_OK), f"${var} does not name an executable: {path!r}"
-    return path
-
-
-class Vpngw:
-    """Our gateway in the vpngw node, with its own config, socket, log and key log.
-    ``gateway``: more [gateway] keys, e.g. {"cookie-threshold": 16} (test_vpngw_flood)."""
-
-    def __init__(self, env, topo, auth: str = "psk", suite: str = "aes128gcm16", pki=None,
-                 gateway: dict | None = None):
-        self.topo = topo
-        self.dir = Path(env.rundir) / "ourgw"
-        self.dir.mkdir(exist_ok=True)
-        self.sock = self.dir / "vpngw.sock"
-        self.log_path = self.dir / "vpngw.log"
-        self.keylog = self.dir / "ikev2_decryption_table"
-        ike, esp = swan.SUITES[suite]
-        if auth == "psk":
-            psk = self.dir / "mn.psk"
-            psk.write_text(swan.PSK + "\n")
-            os.chmod(psk, 0o600)
-            a = "auth = psk\npsk-file = mn.psk\n"
-        else:
-            a = f"auth = cert\ncert = {pki.gw_cert}\nkey = {pki.gw_key}\nca = {pki.ca}\n"
-        (self.dir / "vpngw.conf").write_text(
-            "[gateway]\n"
-            f"listen = {GW_PUBLIC}\n"
-            f"pool = {swan.POOL}\n"
-            f"control-socket = {self.sock}\n"
-            f"keylog-file = {self.keylog}\n"
-            + "".join(f"{k} = {v}\n" for k, v in (gateway or {}).items()) +
-            "\n[peer mn]\n"
-            f"remote-id = {swan.MN_ID}\n"
-            f"local-id = fqdn:{swan.GW_FQDN}\n"
-            f"{a}ike = {ike}\nesp = {esp}\nlocal-ts = 198.18.0.0/16\n")
-        self.log = open(self.log_path, "w")
-        self.proc = topo.spawn("vpngw", [_bin("MM_VPNGW"), "--config", self.dir / "vpngw.conf",
-                                         "--log-level", "debug"], stdout=self.log,
-                               stderr=self.log)
-        deadline = time.monotonic() + 10
-        while not self.sock.exists():
-            assert self.proc.poll() is None, f"vpngw exited: {self.tail()}"
-            assert time.monotonic() < deadline, f"vpngw did not start: {self.tail()}"
-            time.sleep(0.05)
-
-    def tail(self, n: int = 6000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
-
-    def gwctl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([_bin("MM_GWCTL"), "--socket", str(self.sock), *args],
-                              capture_output=True, text=True, timeout=10)
-
-    def sas(self) -> list[dict]:
-        r = self.gwctl("list", "--json")
-        assert r.returncode == 0, f"gwctl list --json: {r.stderr}"
-        return json.loads(r.stdout)["ike_sas"]
-
-    def wait_sa(self, pred, timeout: float, what: str) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            for s in self.sas():
-                if pred(s):
-                    return s
-            assert time.monotonic() < deadline, f"vpngw: timed out waiting for {what}: " \
-                                                f"{self.sas()}"
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise AssertionError(f"vpngw ignored SIGTERM: {self.tail()}")
-        self.log.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def ourgw():
-    made: list[Vpngw] = []
-
-    def start(*a, **kw) -> Vpngw:
-        g = Vpngw(*a, **kw)
-        made.append(g)
-        return g
-    yield start
-    for g in made:
-        rc = g.stop()
-        assert rc == 0, f"vpngw exited with {rc}: {g.tail()}"
-
-
-def _spi(x: str) -> str:
-    """Both ends' SPI spellings to one: lower-case hex without 0x, no leading zeros."""
-    return format(int(x, 16), "x")
-
-
-def _children(sa: dict) -> list[dict]:
-    return [c for c in sa["child_sas"] if c.get("state") == "INSTALLED"]
+    yield from started(Vpngw)
 
 
 def _up(env, gw: Vpngw, suite: str, auth: str = "psk", pki=None):
