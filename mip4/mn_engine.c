@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/sock.h"
+#include "mip4/agent.h"
 #include "mip4/ident.h"
 
 struct mn_engine {
@@ -26,11 +27,22 @@ struct mn_engine {
 	bool at_home;
 	struct in_addr coa;            /* away: current care-of address; else 0 */
 
+	/* Through a foreign agent (mode f): its address, what it advertised, our MN-FA key. */
+	bool via_fa;
+	struct in_addr fa;
+	uint16_t fa_reg_lifetime;      /* the advertisement's Registration Lifetime */
+	uint16_t fa_max_lifetime;      /* from a code 69 denial (§3.6.2.3); 0 = none */
+	uint16_t fa_adv_flags;
+	bool fa_force_t;               /* a code 75 denial: the agent wants T (RFC 3024 §3.4) */
+	bool have_fa_key;
+	struct mip4_key fa_key;
+
 	/* The pending request (REGISTERING, RENEWING, DEREGISTERING), RFC 5944 §3.6: "the IP
 	 * Destination Address ..., the care-of address used, the Identification value sent,
 	 * the originally requested Lifetime". */
 	struct mip4_ident_mn ident;
 	uint64_t sent_ident;
+	struct in_addr sent_dst;       /* the agent the request went to: replies come from it */
 	struct in_addr sent_coa;
 	uint16_t sent_lifetime;
 	bool sent_udp_req;
@@ -38,7 +50,8 @@ struct mn_engine {
 	mm_time_ns interval;           /* current retransmission timeout */
 	mm_time_ns retrans_at;         /* MN_NEVER when nothing is pending */
 	unsigned tries;                /* transmissions of this attempt */
-	bool resync_retry;             /* the pending request is the immediate retry after 133 */
+	bool resync_retry;             /* the pending request is the immediate retry after a
+	                                * repairable denial (133, 69, 75) */
 	bool denied_last;              /* the last request of this attempt was denied */
 
 	/* The binding (REGISTERED, RENEWING). */
@@ -181,10 +194,26 @@ static mm_time_ns add_sat(mm_time_ns a, mm_time_ns b)
 	return a > MN_NEVER - b ? MN_NEVER : a + b;
 }
 
+/* The lifetime to ask for away from home: the configured one; through a foreign agent no
+ * more than its advertised Registration Lifetime (§3.6.1.2 "SHOULD NOT exceed") nor the
+ * maximum of a code 69 denial (§3.6.2.3 "MUST be less than or equal"). */
+static uint16_t request_lifetime(const struct mn_engine *mn)
+{
+	uint16_t life = mn->cfg.lifetime;
+
+	if (mn->via_fa) {
+		if (mn->fa_reg_lifetime < life)
+			life = mn->fa_reg_lifetime;
+		if (mn->fa_max_lifetime && mn->fa_max_lifetime < life)
+			life = mn->fa_max_lifetime;
+	}
+	return life;
+}
+
 /* §3.6.3: the maximum retransmission timeout is no greater than the requested lifetime. */
 static mm_time_ns retrans_max(const struct mn_engine *mn)
 {
-	mm_time_ns life = MM_SEC(mn->cfg.lifetime);
+	mm_time_ns life = MM_SEC(request_lifetime(mn));
 
 	if (life < MN_RETRANS_INITIAL)
 		life = MN_RETRANS_INITIAL;
@@ -233,6 +262,17 @@ static int send_request(struct mn_engine *mn, bool dereg, mm_time_ns now)
 		 * not co-located, so no D (and so no UDP Tunnel Request, RFC 3519 §3.1.5). */
 		req.coa = mn->cfg.home_addr;
 		req.lifetime = MIP4_LIFETIME_DEREGISTER;
+	} else if (mn->via_fa) {
+		/* §3.6.1.2: the agent's care-of address, "Otherwise, the 'D' bit MUST NOT be
+		 * set"; the lifetime within what the agent advertised. RFC 3024 §3.1, §3.2: T
+		 * only from an agent that offers reverse tunnelling (one that does not would
+		 * deny it, 74), or when the agent said it is mandatory (75). No UDP Tunnel
+		 * Request: RFC 3519 §3.1 is for a co-located care-of address. */
+		req.coa = mn->coa;
+		req.lifetime = dereg ? MIP4_LIFETIME_DEREGISTER : request_lifetime(mn);
+		if (mn->fa_force_t ||
+		    (mn->cfg.reverse_tunnel && (mn->fa_adv_flags & MIP4_ADV_T)))
+			req.flags |= MIP4_REQ_T;
 	} else {
 		req.coa = mn->coa;
 		req.lifetime = dereg ? MIP4_LIFETIME_DEREGISTER : mn->cfg.lifetime;
@@ -261,7 +301,9 @@ static int send_request(struct mn_engine *mn, bool dereg, mm_time_ns now)
 	req.ident = mip4_ident_mn_next(&mn->ident, wall_now(mn), random32(mn));
 
 	writer_init(&w, mn->out->msg, sizeof(mn->out->msg));
-	n = mip4_request_encode(&w, &req, &mn->cfg.key, NULL);
+	/* §3.6.1.3 e: MN-FA after everything else, when we share a key with the agent. */
+	n = mip4_request_encode(&w, &req, &mn->cfg.key,
+				mn->via_fa && !mn->at_home && mn->have_fa_key ? &mn->fa_key : NULL);
 	if (n < 0) {
 		LOG_ERROR(&mn->log, "cannot encode a Registration Request: %s", strerror(-n));
 		return n;
@@ -270,9 +312,18 @@ static int send_request(struct mn_engine *mn, bool dereg, mm_time_ns now)
 	if (!a)
 		return -ENOSPC;
 	mn->out->msg_len = (size_t)n;
-	a->src = mn->at_home ? mn->cfg.home_addr : mn->coa;
-	a->dst = mn->cfg.home_agent;
 	a->port = MIP4_PORT;
+	if (mn->via_fa && !mn->at_home) {
+		/* §3.6.1.1: from the home address ("in all other circumstances") to the agent's
+		 * address as learned from the advertisement's IP source. */
+		a->src = mn->cfg.home_addr;
+		a->dst = mn->fa;
+		a->ttl = MN_FA_TTL;
+	} else {
+		a->src = mn->at_home ? mn->cfg.home_addr : mn->coa;
+		a->dst = mn->cfg.home_agent;
+	}
+	mn->sent_dst = a->dst;
 
 	mn->sent_ident = req.ident;
 	mn->sent_coa = req.coa;
@@ -286,9 +337,10 @@ static int send_request(struct mn_engine *mn, bool dereg, mm_time_ns now)
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		char c[ADDR4_STRLEN], h[ADDR4_STRLEN];
 
-		LOG_DEBUG(&mn->log, "Registration Request #%u coa=%s ha=%s lifetime=%u "
+		LOG_DEBUG(&mn->log, "Registration Request #%u coa=%s %s=%s lifetime=%u "
 			  "ident=0x%016llx flags=0x%02x udp=%s", mn->tries, addr4_str(req.coa, c),
-			  addr4_str(req.home_agent, h), req.lifetime,
+			  a->dst.s_addr == mn->cfg.home_agent.s_addr ? "ha" : "fa",
+			  addr4_str(a->dst, h), req.lifetime,
 			  (unsigned long long)req.ident, req.flags,
 			  req.udp_req.present ? mn_udp_mode_name(mn->cfg.udp) : "no");
 	}
@@ -334,11 +386,38 @@ static void binding_down(struct mn_engine *mn, enum mn_down_reason why)
 
 /* --- location ------------------------------------------------------------------------- */
 
+/* Forget the foreign agent (and wipe our key with it). */
+static void leave_fa(struct mn_engine *mn)
+{
+	if (mn->have_fa_key)
+		mip4_key_wipe(&mn->fa_key);
+	mn->have_fa_key = false;
+	mn->via_fa = false;
+	mn->fa.s_addr = 0;
+	mn->fa_reg_lifetime = 0;
+	mn->fa_max_lifetime = 0;
+	mn->fa_adv_flags = 0;
+	mn->fa_force_t = false;
+}
+
+/* What may change of a foreign agent location without a new registration. */
+static void fa_params(struct mn_engine *mn, const struct mn_fa_location *loc)
+{
+	mn->fa_reg_lifetime = loc->reg_lifetime;
+	mn->fa_adv_flags = loc->adv_flags;
+	if (mn->have_fa_key)
+		mip4_key_wipe(&mn->fa_key);
+	mn->have_fa_key = loc->mn_fa != NULL;
+	if (loc->mn_fa)
+		mn->fa_key = *loc->mn_fa;
+}
+
 static int go_home(struct mn_engine *mn, mm_time_ns now)
 {
 	int rc;
 
 	binding_down(mn, MN_DOWN_HOME);
+	leave_fa(mn);
 	mn->at_home = true;
 	mn->coa.s_addr = 0;
 	rc = set_state(mn, MN_STATE_DEREGISTERING);
@@ -363,6 +442,7 @@ static int go_away(struct mn_engine *mn, struct in_addr coa, mm_time_ns now)
 	int rc;
 
 	binding_down(mn, MN_DOWN_MOVED);
+	leave_fa(mn);
 	mn->at_home = false;
 	mn->coa = coa;
 	if (mn->state != MN_STATE_REGISTERING) {
@@ -374,9 +454,35 @@ static int go_away(struct mn_engine *mn, struct in_addr coa, mm_time_ns now)
 	return start_attempt(mn, now);
 }
 
+static int go_away_fa(struct mn_engine *mn, const struct mn_fa_location *loc, mm_time_ns now)
+{
+	char c[ADDR4_STRLEN], fa[ADDR4_STRLEN];
+	int rc;
+
+	binding_down(mn, MN_DOWN_MOVED);
+	leave_fa(mn);
+	mn->at_home = false;
+	mn->coa = loc->coa;
+	mn->via_fa = true;
+	mn->fa = loc->fa;
+	fa_params(mn, loc);
+	if (mn->state != MN_STATE_REGISTERING) {
+		rc = set_state(mn, MN_STATE_REGISTERING);
+		if (rc < 0)
+			return rc;
+	}
+	LOG_NOTICE(&mn->log, "registering care-of address %s through the foreign agent %s",
+		   addr4_str(loc->coa, c), addr4_str(loc->fa, fa));
+	if (mn->cfg.reverse_tunnel && !(loc->adv_flags & MIP4_ADV_T))
+		LOG_WARNING(&mn->log, "foreign agent %s does not offer reverse tunnelling: "
+			    "registering without T (RFC 3024 3.1)", fa);
+	return start_attempt(mn, now);
+}
+
 static int go_idle(struct mn_engine *mn)
 {
 	binding_down(mn, MN_DOWN_DETACHED);
+	leave_fa(mn);
 	mn->at_home = false;
 	mn->coa.s_addr = 0;
 	clear_pending(mn);
@@ -418,8 +524,77 @@ int mn_engine_set_location(struct mn_engine *mn, bool at_home, struct in_addr co
 	} else if (coa.s_addr == 0) {
 		if (mn->state != MN_STATE_IDLE)
 			rc = go_idle(mn);
-	} else if (mn->at_home || mn->state == MN_STATE_IDLE || coa.s_addr != mn->coa.s_addr) {
+	} else if (mn->at_home || mn->state == MN_STATE_IDLE || mn->via_fa ||
+		   coa.s_addr != mn->coa.s_addr) {
 		rc = go_away(mn, coa, now);
+	}
+	finish(mn, rc);
+	*out = tmp;
+	return 0;
+}
+
+static bool fa_location_valid(const struct mn_engine *mn, const struct mn_fa_location *loc)
+{
+	struct mip4_key check;
+	uint32_t hoa = mn->cfg.home_addr.s_addr;
+
+	if (!loc->fa.s_addr || !loc->coa.s_addr || loc->fa.s_addr == hoa ||
+	    loc->coa.s_addr == hoa || loc->reg_lifetime == 0)
+		return false;
+	if (loc->mn_fa) {
+		if (mip4_key_set(&check, loc->mn_fa->spi, loc->mn_fa->key, loc->mn_fa->len) < 0)
+			return false;
+		mip4_key_wipe(&check);
+	}
+	return true;
+}
+
+int mn_engine_set_location_fa(struct mn_engine *mn, const struct mn_fa_location *loc,
+			      mm_time_ns now, struct mn_actions *out)
+{
+	struct mn_actions tmp;
+	int rc = 0;
+
+	if (!mn || !loc || !out || !fa_location_valid(mn, loc))
+		return -EINVAL;
+	begin(mn, &tmp);
+	if (!mn->at_home && mn->state != MN_STATE_IDLE && mn->via_fa &&
+	    mn->fa.s_addr == loc->fa.s_addr && mn->coa.s_addr == loc->coa.s_addr)
+		fa_params(mn, loc);     /* the same agent advertising again */
+	else
+		rc = go_away_fa(mn, loc, now);
+	finish(mn, rc);
+	*out = tmp;
+	return 0;
+}
+
+int mn_engine_fa_rebooted(struct mn_engine *mn, mm_time_ns now, struct mn_actions *out)
+{
+	struct mn_actions tmp;
+	char fa[ADDR4_STRLEN];
+	int rc = 0;
+
+	if (!mn || !out)
+		return -EINVAL;
+	if (!mn->via_fa || mn->at_home ||
+	    (mn->state != MN_STATE_REGISTERING && mn->state != MN_STATE_REGISTERED &&
+	     mn->state != MN_STATE_RENEWING))
+		return -EAGAIN;
+	begin(mn, &tmp);
+	LOG_NOTICE(&mn->log, "foreign agent %s rebooted: registering again",
+		   addr4_str(mn->fa, fa));
+	if (mn->state == MN_STATE_REGISTERED)
+		rc = set_state(mn, MN_STATE_RENEWING);
+	if (rc == 0 && mn->stats.requests > 0 && now < mn->sent_at + MN_RETRANS_INITIAL) {
+		/* §2.4.2, §3.6.3: never more than one request per second, however often the
+		 * advertisements claim a reboot: the new attempt starts 1 s after the last. */
+		mn->tries = 0;
+		mn->resync_retry = false;
+		mn->denied_last = false;
+		mn->interval = MN_RETRANS_INITIAL / 2;   /* doubled back to 1 s by the timer */
+		mn->retrans_at = mn->sent_at + MN_RETRANS_INITIAL;
+	} else if (rc == 0) {
+		rc = start_attempt(mn, now);
 	}
 	finish(mn, rc);
 	*out = tmp;
@@ -455,7 +630,7 @@ static int accepted(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_t
 {
 	struct mn_binding b;
 	struct mn_action *a;
-	char c[ADDR4_STRLEN];
+	char c[ADDR4_STRLEN], fa[ADDR4_STRLEN];
 	uint16_t life = rep->lifetime;
 	bool renewal = mn->bound && mn->binding.coa.s_addr == mn->sent_coa.s_addr;
 	int rc;
@@ -477,6 +652,8 @@ static int accepted(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_t
 	b.coa = mn->sent_coa;
 	b.lifetime = life;
 	b.renewal = renewal;
+	b.via_fa = mn->via_fa;
+	b.fa = mn->via_fa ? mn->fa : (struct in_addr){ 0 };
 	/* RFC 5265 §3.4, §4.1: a TNC counts only under the authenticator just verified. */
 	b.tnc = mip4_reply_tnc_protected(rep);
 	if (rep->tnc.present && !b.tnc)
@@ -528,7 +705,11 @@ static int accepted(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_t
 	a = push(mn, MN_ACT_BINDING_UP);
 	if (a)
 		a->binding = b;
-	if (b.encap == MN_ENCAP_UDP)
+	if (b.via_fa)
+		LOG_NOTICE(&mn->log, "registered%s coa=%s lifetime=%u through the foreign agent "
+			   "%s%s", renewal ? " (renewal)" : "", addr4_str(b.coa, c), b.lifetime,
+			   addr4_str(b.fa, fa), b.tnc ? " tnc" : "");
+	else if (b.encap == MN_ENCAP_UDP)
 		LOG_NOTICE(&mn->log, "registered%s coa=%s lifetime=%u encapsulation=udp "
 			   "keepalive=%u%s", renewal ? " (renewal)" : "", addr4_str(b.coa, c),
 			   b.lifetime, b.keepalive, b.tnc ? " tnc" : "");
@@ -613,23 +794,74 @@ static int denied(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_tim
 	return 0;
 }
 
+/* The foreign agent's own denial (§3.6.2, §3.7.2.1; RFC 3024 §3.4). Two are repaired with
+ * one immediate retry, as 133 is: 69 (the Lifetime field holds the most the agent accepts,
+ * §3.6.2.3) and 75 (the agent wants reverse tunnelling, RFC 3024 §3.4). */
+static int fa_denied(struct mn_engine *mn, const struct mip4_reg_reply *rep, mm_time_ns now)
+{
+	char name[NAME_BUF_SIZE], fa[ADDR4_STRLEN];
+	struct mn_action *a;
+	bool repair = false;
+
+	mn->stats.denied++;
+	a = push(mn, MN_ACT_DENIED);
+	if (a) {
+		a->code = rep->code;
+		a->by_fa = true;
+	}
+	name_or_number(&mip4_reply_code_names, rep->code, name, sizeof(name));
+	addr4_str(mn->fa, fa);
+	if (rep->code == MIP4_CODE_FA_MN_AUTH_FAILED)
+		LOG_ERROR(&mn->log, "denied by the foreign agent %s code=%u (%s): security "
+			  "exception: it does not accept our MN-FA authentication", fa, rep->code,
+			  name);
+	else
+		LOG_WARNING(&mn->log, "denied by the foreign agent %s code=%u (%s)%s", fa,
+			    rep->code, name, mn->have_fa_key ? "" : " (not authenticated)");
+	if (rep->code == MIP4_CODE_FA_LIFETIME_TOO_LONG && rep->lifetime &&
+	    rep->lifetime < request_lifetime(mn)) {
+		mn->fa_max_lifetime = rep->lifetime;
+		repair = true;
+	} else if (rep->code == MIP4_CODE_FA_REVERSE_TUNNEL_MANDATORY && !mn->fa_force_t) {
+		mn->fa_force_t = true;
+		repair = true;
+	}
+	if (repair && !mn->resync_retry && mn->state != MN_STATE_DEREGISTERING) {
+		int rc = send_request(mn, false, now);
+
+		mn->resync_retry = true;
+		mn->retrans_at = add_sat(now, mn->interval);
+		return rc;
+	}
+	mn->resync_retry = false;
+	backoff_after_denial(mn, now);
+	return 0;
+}
+
 int mn_engine_reply(struct mn_engine *mn, const void *msg, size_t len, struct in_addr src,
 		    mm_time_ns now, struct mn_actions *out)
 {
 	struct mip4_reg_reply rep;
 	struct mn_actions tmp;
 	char a1[ADDR4_STRLEN];
+	bool via_fa;
 	int rc;
 
 	if (!mn || !out || (!msg && len))
 		return -EINVAL;
+	via_fa = mn->via_fa && !mn->at_home;
 	mn->stats.replies++;
 	rc = mip4_reply_parse(msg, len, &rep);
 	if (rc < 0)
 		return drop(mn, &mn->stats.dropped_malformed, rc,
 			    "malformed Registration Reply from %s (%s)", addr4_str(src, a1),
 			    strerror(-rc));
-	if (src.s_addr != mn->cfg.home_agent.s_addr)
+	/* §3.6.2.1: from the agent the request went to (the home agent, or the foreign agent
+	 * that relays its answer, §3.7.3.2). */
+	if (via_fa && src.s_addr != mn->fa.s_addr)
+		return drop(mn, &mn->stats.dropped_unmatched, -EPERM,
+			    "Registration Reply from %s, not our foreign agent", addr4_str(src, a1));
+	if (!via_fa && src.s_addr != mn->cfg.home_agent.s_addr)
 		return drop(mn, &mn->stats.dropped_unmatched, -EPERM,
 			    "Registration Reply from %s, not our home agent", addr4_str(src, a1));
 	if (rep.home_addr.s_addr != mn->cfg.home_addr.s_addr)
@@ -646,9 +878,34 @@ int mn_engine_reply(struct mn_engine *mn, const void *msg, size_t len, struct in
 			    "Registration Reply ident 0x%016llx does not match the last request "
 			    "(0x%016llx)", (unsigned long long)rep.ident,
 			    (unsigned long long)mn->sent_ident);
-	/* We register directly with the home agent (co-located CoA): every reply must come
-	 * from it, and so carry Mobile-Home Authentication (§3.6.2.1 b). A foreign agent's
-	 * code cannot be authenticated here and changes nothing. */
+	/* §3.6.2.1 a: with a key shared with the foreign agent, exactly one valid
+	 * Mobile-Foreign Authentication extension on every reply (the parser refuses two). */
+	if (via_fa && mn->have_fa_key) {
+		if (!rep.mn_fa.present)
+			return drop(mn, &mn->stats.dropped_auth, -EACCES,
+				    "security exception: Registration Reply code=%u without "
+				    "Mobile-Foreign Authentication", rep.code);
+		rc = mip4_auth_verify_key(msg, len, &rep.mn_fa, &mn->fa_key);
+		if (rc < 0)
+			return drop(mn, &mn->stats.dropped_auth, -EACCES,
+				    "security exception: Registration Reply code=%u: "
+				    "Mobile-Foreign Authentication %s (SPI %u)", rep.code,
+				    rc == -ENOENT ? "names an unknown SPI" : "does not verify",
+				    rep.mn_fa.spi);
+	}
+	/* The foreign agent's own denial: no Mobile-Home Authentication to check (§3.6.2.1 b
+	 * asks it of the home agent's codes only). */
+	if (via_fa && !mip4_code_is_from_ha(rep.code)) {
+		begin(mn, &tmp);
+		mn->last_code = rep.code;
+		rc = fa_denied(mn, &rep, now);
+		finish(mn, rc);
+		*out = tmp;
+		return 0;
+	}
+	/* Directly with the home agent (co-located CoA): every reply must come from it, and
+	 * so carry Mobile-Home Authentication (§3.6.2.1 b). A foreign agent's code cannot be
+	 * authenticated here and changes nothing. */
 	if (!mip4_code_is_from_ha(rep.code))
 		return drop(mn, &mn->stats.dropped_unmatched, -EPERM,
 			    "Registration Reply code=%u is a foreign agent's, but we register "
@@ -774,6 +1031,7 @@ int mn_engine_stop(struct mn_engine *mn, mm_time_ns now, struct mn_actions *out)
 		rc = send_request(mn, true, now);
 	}
 	binding_down(mn, MN_DOWN_STOPPED);
+	leave_fa(mn);
 	clear_pending(mn);
 	if (mn->state != MN_STATE_IDLE) {
 		int rc2 = set_state(mn, MN_STATE_IDLE);
@@ -852,6 +1110,8 @@ void mn_engine_status(const struct mn_engine *mn, struct mn_status *out)
 	out->state = mn->state;
 	out->at_home = mn->at_home;
 	out->coa = mn->coa;
+	out->via_fa = mn->via_fa;
+	out->fa = mn->fa;
 	out->bound = mn->bound;
 	if (mn->bound)
 		out->binding = mn->binding;

@@ -1,6 +1,7 @@
 /* Mobile node registration engine (RFC 5944 §3.6, RFC 3024, RFC 3519 §3.1, §4.4): the
  * registration state machine of a mobile node with a co-located care-of address (access
- * mode "c"). It does no I/O: every input is an event plus the monotonic time, every output
+ * modes "c" and "mc"), or registering through a foreign agent with the agent's care-of
+ * address (access mode "f", mn_engine_set_location_fa()). It does no I/O: every input is an event plus the monotonic time, every output
  * is a list of actions for the daemon to carry out (send these bytes, the binding is up or
  * down, the state changed) and the deadline at which to call mn_engine_timer() next.
  *
@@ -24,10 +25,23 @@
  *    §3.6.3: retransmissions too), MN-HA authentication, the D bit (co-located care-of
  *    address, §3.6.1.2), the T bit when reverse tunnelling is configured (RFC 3024 §3.2),
  *    the UDP Tunnel Request as configured (RFC 3519 §3.1, §4.4), the NAI if configured.
- *  - A reply counts only if it parses, comes from the home agent, names our home address,
+ *  - Through a foreign agent (RFC 5944 §3.6.1.1, §3.6.1.2, §3.6.1.3; RFC 3024 §3.1,
+ *    §4.1.1): D clear, the Care-of Address the agent advertises, T only when configured
+ *    and the agent advertises T (else the agent would deny with 74), no UDP Tunnel Request
+ *    (RFC 3519 §3.1: the co-located case only), the lifetime at most the advertisement's
+ *    Registration Lifetime (§3.6.1.2), sent from the home address to the agent's address
+ *    (the advertisement's IP source) with IP TTL 255 (RFC 3024 §4.1.1), and the
+ *    Mobile-Foreign Authentication extension after MN-HA when an MN-FA key is given
+ *    (§3.6.1.3 e: MUST when the two share a security association).
+ *  - A reply counts only if it parses, comes from the agent the request went to (the home
+ *    agent, or the foreign agent relaying), names our home address,
  *    matches the low 32 bits of the Identification of the most recent request
  *    (§3.6.2.1) and carries a valid Mobile-Home Authentication extension (§3.6.2.1 b).
  *    Nothing changes before all of that holds; anything else is dropped, logged and counted.
+ *    Through a foreign agent, a denial by the foreign agent itself (codes 64-127, 194)
+ *    carries no MN-HA authentication and is taken as it is (§3.6.2.1 b asks MN-HA only of
+ *    the home agent's codes); with an MN-FA key every reply must also carry a valid
+ *    Mobile-Foreign Authentication extension (§3.6.2.1 a).
  *    Only such a reply can report a Trusted Networks Configured extension (mn_binding.tnc,
  *    RFC 5265 §3.4, §4.1).
  *  - Retransmission with exponential backoff (§3.6.3), renewal before expiry (§3.6.2.2),
@@ -75,9 +89,13 @@
 /* "No deadline". */
 #define MN_NEVER UINT64_MAX
 
-/* Largest Registration Request we build: fixed part, NAI, UDP Tunnel Request, MN-HA. */
+/* Largest Registration Request we build: fixed part, NAI, UDP Tunnel Request, MN-HA,
+ * MN-FA. */
 #define MN_MSG_MAX (MIP4_REQUEST_FIXED_LEN + 2 + MIP4_NAI_MAX + 2 + MIP4_UDPT_LEN + \
-		    MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN)
+		    2 * (MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN))
+/* IP TTL of a Registration Request to a foreign agent (RFC 3024 §4.1.1 "MUST set the TTL
+ * field of the IP header to 255"; the agent may check it, §6.1). */
+#define MN_FA_TTL 255
 
 enum mn_state {
 	MN_STATE_IDLE = 0,       /* no usable location (start, or every address lost) */
@@ -126,7 +144,8 @@ struct mn_engine_config {
 };
 
 enum mn_action_kind {
-	MN_ACT_SEND = 1,      /* send msg[0..msg_len) from src to dst:port (UDP) */
+	MN_ACT_SEND = 1,      /* send msg[0..msg_len) from src to dst:port (UDP), IP TTL ttl
+	                       * (0: the socket's default) */
 	MN_ACT_STATE,         /* the state changed: old_state -> new_state (write status) */
 	MN_ACT_BINDING_UP,    /* registration accepted (first or renewal): tunnel via binding */
 	MN_ACT_BINDING_DOWN,  /* stop tunnelling: the binding is gone (down_reason) */
@@ -152,6 +171,11 @@ struct mn_binding {
 	uint16_t keepalive;         /* s, when encap is UDP (RFC 3519 §3.2, §4.9); else 0 */
 	mm_time_ns expires_at;      /* monotonic; MN_NEVER for an infinite lifetime */
 	bool renewal;               /* a renewal of the same binding (same CoA) */
+	/* Registered through the foreign agent fa (mode f): the agent decapsulates, the mobile
+	 * node sends and receives plain packets of its home address on the link (RFC 5944
+	 * §4.2.2, §4.2.3); encap and keepalive do not apply. */
+	bool via_fa;
+	struct in_addr fa;
 	/* The reply that granted it carried a Trusted Networks Configured extension under its
 	 * Mobile-Home Authentication (RFC 5265 §3.4; reg.h mip4_reply_tnc_protected()): the
 	 * home agent saw this request come from one of its trusted networks (§4.3). Only ever
@@ -168,6 +192,7 @@ struct mn_action {
 	struct in_addr src;
 	struct in_addr dst;
 	uint16_t port;
+	uint8_t ttl;                /* 0: default; MN_FA_TTL to a foreign agent */
 	/* MN_ACT_STATE */
 	enum mn_state old_state;
 	enum mn_state new_state;
@@ -177,6 +202,8 @@ struct mn_action {
 	enum mn_down_reason down_reason;
 	/* MN_ACT_DENIED */
 	uint8_t code;
+	bool by_fa;                 /* the foreign agent's own denial (codes 64-127, 194):
+	                             * authenticated only with an MN-FA key */
 	/* MN_ACT_DEREGISTERED */
 	bool answered;
 };
@@ -202,9 +229,10 @@ struct mn_engine_stats {
 	uint64_t denied;            /* authenticated denials, 133 included */
 	uint64_t resyncs;           /* code 133 resynchronisations */
 	uint64_t dropped_malformed; /* did not parse */
-	uint64_t dropped_unmatched; /* not from our HA, not for us, no request pending, or not
-	                             * the most recent Identification */
-	uint64_t dropped_auth;      /* Mobile-Home Authentication missing or wrong */
+	uint64_t dropped_unmatched; /* not from the agent we sent to, not for us, no request
+	                             * pending, or not the most recent Identification */
+	uint64_t dropped_auth;      /* Mobile-Home (or Mobile-Foreign) Authentication missing
+	                             * or wrong */
 	uint64_t expired;           /* bindings that ran out before a renewal was accepted */
 	uint64_t dereg_unanswered;  /* deregistrations given up after MN_DEREG_TRIES */
 };
@@ -213,6 +241,8 @@ struct mn_status {
 	enum mn_state state;
 	bool at_home;
 	struct in_addr coa;         /* current care-of address (0 at home or idle) */
+	bool via_fa;                /* registering through the foreign agent fa */
+	struct in_addr fa;
 	bool bound;                 /* a binding is up (REGISTERED, RENEWING) */
 	struct mn_binding binding;  /* valid when bound */
 	mm_time_ns registered_at;   /* monotonic time of the last accepted registration; 0 */
@@ -239,6 +269,35 @@ void mn_engine_free(struct mn_engine *mn);
  * supersedes a pending request (new Identification, backoff restarted). */
 int mn_engine_set_location(struct mn_engine *mn, bool at_home, struct in_addr coa,
 			   mm_time_ns now, struct mn_actions *out);
+
+/* Registration through a foreign agent (RFC 5944 §3.6.1, mode f), from its Agent
+ * Advertisement (mip4/agent.h, policy/agent.h). */
+struct mn_fa_location {
+	struct in_addr fa;          /* the advertisement's IP source: requests go there
+	                             * (§3.6.1.1), replies come from there */
+	struct in_addr coa;         /* the care-of address it advertises (the first, §2.4) */
+	uint16_t reg_lifetime;      /* its Registration Lifetime (§2.1.1); 0xffff infinite;
+	                             * the request asks for min(configured, this) (§3.6.1.2) */
+	uint16_t adv_flags;         /* MIP4_ADV_* of the advertisement: T (RFC 3024 §3.1) */
+	const struct mip4_key *mn_fa;   /* Mobile-Foreign security association, or NULL;
+	                                 * copied (wiped when replaced and by free) */
+};
+
+/* Away, registering through the foreign agent loc->fa with its care-of address loc->coa.
+ * Like mn_engine_set_location(): idempotent for the same agent and care-of address (a
+ * changed Registration Lifetime, T or key is kept for the next request and changes nothing
+ * now); another agent or care-of address, or coming from a co-located location, registers
+ * at once. mn_engine_set_location() leaves the foreign agent. -EINVAL: no agent or
+ * care-of address, the home address as either, Registration Lifetime 0, a key
+ * mip4_key_set() would refuse. */
+int mn_engine_set_location_fa(struct mn_engine *mn, const struct mn_fa_location *loc,
+			      mm_time_ns now, struct mn_actions *out);
+
+/* The foreign agent we register through rebooted (its advertisement sequence number fell
+ * below 256, RFC 5944 §2.4.4: "SHOULD register again"): a new request at once, the binding
+ * kept meanwhile (it is the HA's view; the renewal replaces it). -EAGAIN when not
+ * registering through a foreign agent. */
+int mn_engine_fa_rebooted(struct mn_engine *mn, mm_time_ns now, struct mn_actions *out);
 
 /* A datagram that arrived on the registration socket (UDP payload; src = IP source). */
 int mn_engine_reply(struct mn_engine *mn, const void *msg, size_t len, struct in_addr src,

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/sock.h"
+#include "mip4/agent.h"
 #include "mip4/ident.h"
 #include "mip4/mn_engine.h"
 #include "mip4/reg.h"
@@ -153,6 +154,7 @@ struct reply_opts {
 	bool no_auth;            /* FA-style reply without MN-HA */
 	const char *home_addr;   /* NULL: ours */
 	bool tnc;                /* Trusted Networks Configured, before MN-HA (RFC 5265 §3.4) */
+	const struct mip4_key *fa_key;  /* Mobile-Foreign Authentication appended with it */
 };
 
 static size_t build_reply(const struct reply_opts *o, uint8_t *buf, size_t cap)
@@ -176,7 +178,7 @@ static size_t build_reply(const struct reply_opts *o, uint8_t *buf, size_t cap)
 	rep.tnc.present = o->tnc;
 	mip4_key_set(&key, 1000, o->key ? o->key : secret, sizeof(secret));
 	writer_init(&w, buf, cap);
-	n = mip4_reply_encode(&w, &rep, o->no_auth ? NULL : &key, NULL);
+	n = mip4_reply_encode(&w, &rep, o->no_auth ? NULL : &key, o->fa_key);
 	mip4_key_wipe(&key);
 	if (n < 0) {
 		printf("# reply encode failed: %d\n", n);
@@ -1100,6 +1102,400 @@ static void test_reply_mutations(void)
 	teardown(&f);
 }
 
+/* --- registration through a foreign agent (RFC 5944 §3.6.1, RFC 3024) ----------------- */
+
+#define FA_ADDR "198.18.31.1"   /* the advertisement's IP source */
+#define FA_COA  "198.18.31.2"   /* the care-of address it advertises */
+#define FA2_ADDR "198.18.32.1"
+#define FA2_COA  "198.18.32.1"
+
+static const uint8_t fa_secret[16] = { 0xfa, 0xfa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+				       13, 14 };
+
+static struct mn_fa_location fa_loc(const char *fa, const char *coa, uint16_t reg_lifetime,
+				    uint16_t flags)
+{
+	struct mn_fa_location l;
+
+	memset(&l, 0, sizeof(l));
+	l.fa = ip(fa);
+	l.coa = ip(coa);
+	l.reg_lifetime = reg_lifetime;
+	l.adv_flags = flags;
+	return l;
+}
+
+static int deliver_from(struct fixture *f, const struct reply_opts *o, const char *src)
+{
+	uint8_t buf[256];
+	size_t n = build_reply(o, buf, sizeof(buf));
+
+	return mn_engine_reply(f->mn, buf, n, ip(src), f->now, &f->a);
+}
+
+/* The request's IP and registration fields (§3.6.1.1, §3.6.1.2, RFC 3024 §3.1, §4.1.1), the
+ * reply from the agent, the binding. */
+static void test_fa_registration(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 120, MIP4_ADV_F | MIP4_ADV_T);
+	const struct mn_action *s, *up;
+	struct mn_status st;
+
+	setup(&f);   /* lifetime 300, reverse tunnelling on, UDP auto */
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == 0);
+	CHECK(has_state_change(&f.a, MN_STATE_IDLE, MN_STATE_REGISTERING));
+	s = find(&f.a, MN_ACT_SEND);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	/* §3.6.1.1: source the home address, destination the advertisement's source. */
+	CHECK_EQ_U64(s->src.s_addr, ip(HOA).s_addr);
+	CHECK_EQ_U64(s->dst.s_addr, ip(FA_ADDR).s_addr);
+	CHECK_EQ_U64(s->port, 434);
+	CHECK_EQ_U64(s->ttl, 255);          /* RFC 3024 §4.1.1 */
+	CHECK(sent_request(&f, &req));
+	/* §3.6.1.2: D clear; T because configured and offered; no UDP Tunnel Request. */
+	CHECK_EQ_U64(req.flags, MIP4_REQ_T);
+	CHECK_EQ_U64(req.coa.s_addr, ip(FA_COA).s_addr);
+	CHECK_EQ_U64(req.home_agent.s_addr, ip(HA).s_addr);
+	CHECK_EQ_U64(req.lifetime, 120);    /* min(300, the advertised 120) */
+	CHECK(!req.udp_req.present);
+	CHECK(!req.mn_fa.present);
+	mn_engine_status(f.mn, &st);
+	CHECK(st.via_fa && st.fa.s_addr == ip(FA_ADDR).s_addr);
+	CHECK_EQ_U64(st.coa.s_addr, ip(FA_COA).s_addr);
+
+	/* The same advertisement again: nothing. */
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == 0);
+	CHECK_EQ_U64(f.a.count, 0);
+
+	/* The home agent's address is not where replies come from now. */
+	advance(&f, MM_MSEC(20));
+	struct reply_opts o = { .code = 0, .lifetime = 120, .ident = req.ident, .tnc = true };
+	CHECK(deliver_from(&f, &o, HA) == -EPERM);
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(has_state_change(&f.a, MN_STATE_REGISTERING, MN_STATE_REGISTERED));
+	up = find(&f.a, MN_ACT_BINDING_UP);
+	CHECK(up != NULL);
+	if (up) {
+		CHECK(up->binding.via_fa);
+		CHECK_EQ_U64(up->binding.fa.s_addr, ip(FA_ADDR).s_addr);
+		CHECK_EQ_U64(up->binding.coa.s_addr, ip(FA_COA).s_addr);
+		CHECK_EQ_U64(up->binding.lifetime, 120);
+		CHECK(up->binding.tnc);          /* RFC 5265 §4.1: fa_registered evidence */
+		CHECK_EQ_U64(up->binding.expires_at, T0 + MM_SEC(120));
+	}
+	CHECK_EQ_U64(f.a.deadline, T0 + MM_SEC(90));
+
+	/* The agent now advertises 60 s: kept for the renewal, nothing sent now. */
+	l.reg_lifetime = 60;
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == 0);
+	CHECK_EQ_U64(f.a.count, 0);
+	advance(&f, f.a.deadline - f.now);
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(has_state_change(&f.a, MN_STATE_REGISTERED, MN_STATE_RENEWING));
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.lifetime, 60);
+	CHECK_EQ_U64(find(&f.a, MN_ACT_SEND)->dst.s_addr, ip(FA_ADDR).s_addr);
+	/* Granted more than asked: clamped (§3.8.3.1). */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	up = find(&f.a, MN_ACT_BINDING_UP);
+	CHECK(up && up->binding.renewal && up->binding.lifetime == 60 && !up->binding.tnc);
+	teardown(&f);
+}
+
+/* RFC 3024 §3.1: no T towards an agent that does not offer it, unless it says it is
+ * mandatory (75, §3.4): then one immediate retry with T. Code 69 (§3.6.2.3): one immediate
+ * retry with the agent's maximum. Other denials by the agent back off. An agent's code
+ * needs no MN-HA; a home agent's still does. */
+static void test_fa_denials(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 600, MIP4_ADV_F);
+	const struct mn_action *d;
+
+	setup(&f);
+	log_capture();
+	mn_engine_set_location_fa(f.mn, &l, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.flags, 0);          /* configured, but not offered */
+	CHECK_EQ_U64(req.lifetime, 300);     /* min(300, 600) */
+	CHECK(strstr(logbuf, "does not offer reverse tunnelling") != NULL);
+
+	advance(&f, MM_MSEC(10));
+	struct reply_opts o = { .code = MIP4_CODE_FA_REVERSE_TUNNEL_MANDATORY, .ident = req.ident,
+				.no_auth = true };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	d = find(&f.a, MN_ACT_DENIED);
+	CHECK(d && d->code == 75 && d->by_fa);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.flags, MIP4_REQ_T);
+	CHECK_EQ_U64(f.a.deadline, f.now + MM_SEC(1));
+
+	/* 69 right after: the immediate retry was spent on 75, so this one waits (2 s) but
+	 * already asks for the agent's maximum. */
+	o = (struct reply_opts){ .code = MIP4_CODE_FA_LIFETIME_TOO_LONG, .lifetime = 30,
+				 .ident = req.ident, .no_auth = true };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(find(&f.a, MN_ACT_SEND) == NULL);
+	CHECK_EQ_U64(f.a.deadline, f.now + MM_SEC(2));
+	advance(&f, MM_SEC(2));
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.lifetime, 30);
+	CHECK_EQ_U64(req.flags, MIP4_REQ_T);
+
+	/* 65 (administratively prohibited): reported, backed off, nothing sent. */
+	o = (struct reply_opts){ .code = MIP4_CODE_FA_ADMIN_PROHIBITED, .ident = req.ident,
+				 .no_auth = true };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	d = find(&f.a, MN_ACT_DENIED);
+	CHECK(d && d->code == 65 && d->by_fa);
+	CHECK(find(&f.a, MN_ACT_SEND) == NULL);
+	CHECK(mn_engine_state(f.mn) == MN_STATE_REGISTERING);
+	CHECK(strstr(logbuf, "denied by the foreign agent 198.18.31.1 code=65") != NULL);
+	CHECK(strstr(logbuf, "(not authenticated)") != NULL);
+
+	/* A home agent's code relayed by the agent: MN-HA required. */
+	advance(&f, f.a.deadline - f.now);
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = MIP4_CODE_HA_ADMIN_PROHIBITED, .ident = req.ident,
+				 .key = wrong_secret };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -EACCES);
+	o.key = NULL;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	d = find(&f.a, MN_ACT_DENIED);
+	CHECK(d && d->code == 129 && !d->by_fa);
+	/* An agent's code from elsewhere, or for the wrong Identification: dropped. */
+	advance(&f, f.a.deadline - f.now);
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = MIP4_CODE_FA_ADMIN_PROHIBITED, .ident = req.ident,
+				 .no_auth = true };
+	CHECK(deliver_from(&f, &o, "198.18.31.99") == -EPERM);
+	o.ident = req.ident + 1;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -ESRCH);
+	/* Then accepted, with the shorter lifetime kept. */
+	o = (struct reply_opts){ .code = 0, .lifetime = 30, .ident = req.ident };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(mn_engine_state(f.mn) == MN_STATE_REGISTERED);
+	struct mn_engine_stats st;
+	mn_engine_stats(f.mn, &st);
+	CHECK_EQ_U64(st.denied, 4);
+	CHECK_EQ_U64(st.dropped_auth, 1);
+	CHECK_EQ_U64(st.dropped_unmatched, 2);
+	log_release();
+	teardown(&f);
+}
+
+/* With an MN-FA key: MN-FA after MN-HA in the request (§3.6.1.3 e), and on every reply
+ * (§3.6.2.1 a), the agent's own denials included. */
+static void test_fa_mn_fa_auth(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req;
+	struct mip4_key fk, wrong;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 300, MIP4_ADV_F | MIP4_ADV_T);
+	uint8_t good[256], buf[256];
+	size_t n;
+	int bad = 0;
+
+	mip4_key_set(&fk, 4000, fa_secret, sizeof(fa_secret));
+	mip4_key_set(&wrong, 4000, wrong_secret, sizeof(wrong_secret));
+	l.mn_fa = &fk;
+	setup(&f);
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == 0);
+	CHECK(sent_request(&f, &req));
+	CHECK(req.mn_fa.present && req.mn_fa.spi == 4000);
+	CHECK(req.mn_fa.ext_off > req.mn_ha.auth_off);
+	CHECK(mip4_auth_verify_key(f.a.msg, f.a.msg_len, &req.mn_fa, &fk) == 0);
+	CHECK(mip4_auth_verify_key(f.a.msg, f.a.msg_len, &req.mn_fa, &wrong) == -EACCES);
+
+	struct reply_opts o = { .code = 0, .lifetime = 300, .ident = req.ident };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -EACCES);          /* no MN-FA */
+	o.fa_key = &wrong;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -EACCES);          /* wrong MN-FA */
+	o = (struct reply_opts){ .code = MIP4_CODE_FA_ADMIN_PROHIBITED, .ident = req.ident,
+				 .no_auth = true };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -EACCES);          /* forged agent denial */
+	CHECK(mn_engine_state(f.mn) == MN_STATE_REGISTERING);
+	CHECK(find(&f.a, MN_ACT_SEND) != NULL);                   /* f.a untouched */
+
+	/* Every bit flip and truncation of the genuine reply is refused. */
+	o = (struct reply_opts){ .code = 0, .lifetime = 300, .ident = req.ident, .fa_key = &fk };
+	n = build_reply(&o, good, sizeof(good));
+	log_set_level(LOG_LEVEL_ERROR);
+	for (size_t bit = 0; bit < n * 8; bit++) {
+		memcpy(buf, good, n);
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		CHECK_LOOP(mn_engine_reply(f.mn, buf, n, ip(FA_ADDR), f.now, &f.a) < 0, bad);
+	}
+	for (size_t len = 0; len < n; len++)
+		CHECK_LOOP(mn_engine_reply(f.mn, good, len, ip(FA_ADDR), f.now, &f.a) < 0, bad);
+	log_set_level(LOG_LEVEL_DEBUG);
+	CHECK_EQ_U64(bad, 0);
+	CHECK(mn_engine_state(f.mn) == MN_STATE_REGISTERING);
+	CHECK(mn_engine_reply(f.mn, good, n, ip(FA_ADDR), f.now, &f.a) == 0);
+	CHECK(mn_engine_state(f.mn) == MN_STATE_REGISTERED);
+
+	/* The authenticated agent denial is taken. */
+	mn_engine_reregister(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o = (struct reply_opts){ .code = MIP4_CODE_FA_INSUFFICIENT_RESOURCES, .ident = req.ident,
+				 .no_auth = true, .fa_key = &fk };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(find(&f.a, MN_ACT_DENIED) != NULL);
+	teardown(&f);
+	mip4_key_wipe(&fk);
+	mip4_key_wipe(&wrong);
+}
+
+/* Moves between co-located, foreign agents and home; stop through the agent. */
+static void test_fa_moves(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 300, MIP4_ADV_F | MIP4_ADV_T);
+	struct mn_fa_location l2 = fa_loc(FA2_ADDR, FA2_COA, 300, MIP4_ADV_F | MIP4_ADV_T);
+	const struct mn_action *s, *down;
+
+	setup(&f);
+	register_at(&f, COA1, 300);
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == 0);
+	down = find(&f.a, MN_ACT_BINDING_DOWN);
+	CHECK(down && down->down_reason == MN_DOWN_MOVED);
+	CHECK(has_state_change(&f.a, MN_STATE_REGISTERED, MN_STATE_REGISTERING));
+	s = find(&f.a, MN_ACT_SEND);
+	CHECK(s && s->dst.s_addr == ip(FA_ADDR).s_addr && s->src.s_addr == ip(HOA).s_addr);
+	CHECK(sent_request(&f, &req));
+	struct reply_opts o = { .code = 0, .lifetime = 300, .ident = req.ident };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+
+	/* Another agent: a new registration there; the first agent's late answers dropped. */
+	CHECK(mn_engine_set_location_fa(f.mn, &l2, f.now, &f.a) == 0);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.coa.s_addr, ip(FA2_COA).s_addr);
+	CHECK_EQ_U64(find(&f.a, MN_ACT_SEND)->dst.s_addr, ip(FA2_ADDR).s_addr);
+	o.ident = req.ident;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == -EPERM);
+	CHECK(deliver_from(&f, &o, FA2_ADDR) == 0);
+
+	/* Back to a co-located address: directly to the home agent again, D set. */
+	CHECK(mn_engine_set_location(f.mn, false, ip(COA1), f.now, &f.a) == 0);
+	s = find(&f.a, MN_ACT_SEND);
+	CHECK(s && s->dst.s_addr == ip(HA).s_addr && s->src.s_addr == ip(COA1).s_addr &&
+	      s->ttl == 0);
+	CHECK(sent_request(&f, &req));
+	CHECK(req.flags & MIP4_REQ_D);
+	struct mn_status st;
+	mn_engine_status(f.mn, &st);
+	CHECK(!st.via_fa && st.fa.s_addr == 0);
+	o.ident = req.ident;
+	CHECK(deliver_from(&f, &o, HA) == 0);
+	CHECK(!find(&f.a, MN_ACT_BINDING_UP)->binding.via_fa);
+
+	/* Through an agent, then home: deregistration directly from the home address. */
+	mn_engine_set_location_fa(f.mn, &l, f.now, &f.a);
+	CHECK(mn_engine_set_location(f.mn, true, ip("0.0.0.0"), f.now, &f.a) == 0);
+	s = find(&f.a, MN_ACT_SEND);
+	CHECK(s && s->dst.s_addr == ip(HA).s_addr && s->src.s_addr == ip(HOA).s_addr &&
+	      s->ttl == 0);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.coa.s_addr, ip(HOA).s_addr);
+	CHECK_EQ_U64(req.lifetime, 0);
+
+	/* Through an agent, registered, then stop: the deregistration goes to the agent. */
+	mn_engine_set_location_fa(f.mn, &l, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	o.ident = req.ident;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(mn_engine_stop(f.mn, f.now, &f.a) == 0);
+	s = find(&f.a, MN_ACT_SEND);
+	CHECK(s && s->dst.s_addr == ip(FA_ADDR).s_addr && s->ttl == 255);
+	CHECK(sent_request(&f, &req));
+	CHECK_EQ_U64(req.lifetime, 0);
+	CHECK_EQ_U64(req.coa.s_addr, ip(FA_COA).s_addr);
+	CHECK(mn_engine_state(f.mn) == MN_STATE_IDLE);
+	teardown(&f);
+}
+
+/* §2.4.4: the agent rebooted: register again at once, but never twice within 1 s. */
+static void test_fa_rebooted(void)
+{
+	struct fixture f;
+	struct mip4_reg_request req, again;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 300, MIP4_ADV_F);
+
+	setup(&f);
+	CHECK(mn_engine_fa_rebooted(f.mn, f.now, &f.a) == -EAGAIN);
+	register_at(&f, COA1, 300);
+	CHECK(mn_engine_fa_rebooted(f.mn, f.now, &f.a) == -EAGAIN);   /* co-located */
+
+	mn_engine_set_location_fa(f.mn, &l, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	advance(&f, MM_SEC(5));
+	struct reply_opts o = { .code = 0, .lifetime = 300, .ident = req.ident };
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	advance(&f, MM_SEC(10));
+	CHECK(mn_engine_fa_rebooted(f.mn, f.now, &f.a) == 0);
+	CHECK(has_state_change(&f.a, MN_STATE_REGISTERED, MN_STATE_RENEWING));
+	CHECK(find(&f.a, MN_ACT_BINDING_DOWN) == NULL);
+	CHECK(sent_request(&f, &again));
+	CHECK(mip4_ident_after(again.ident, req.ident));
+	CHECK_EQ_U64(find(&f.a, MN_ACT_SEND)->dst.s_addr, ip(FA_ADDR).s_addr);
+	mm_time_ns sent = f.now;
+
+	/* Another "reboot" 300 ms later: no request now, one at +1 s from the last. */
+	advance(&f, MM_MSEC(300));
+	CHECK(mn_engine_fa_rebooted(f.mn, f.now, &f.a) == 0);
+	CHECK(find(&f.a, MN_ACT_SEND) == NULL);
+	CHECK_EQ_U64(f.a.deadline, sent + MM_SEC(1));
+	advance(&f, f.a.deadline - f.now);
+	mn_engine_timer(f.mn, f.now, &f.a);
+	CHECK(sent_request(&f, &req));
+	CHECK(mip4_ident_after(req.ident, again.ident));
+	CHECK_EQ_U64(f.a.deadline, f.now + MM_SEC(1));
+	o.ident = req.ident;
+	CHECK(deliver_from(&f, &o, FA_ADDR) == 0);
+	CHECK(has_state_change(&f.a, MN_STATE_RENEWING, MN_STATE_REGISTERED));
+	teardown(&f);
+}
+
+static void test_fa_bad_locations(void)
+{
+	struct fixture f;
+	struct mip4_key bad;
+	struct mn_fa_location l = fa_loc(FA_ADDR, FA_COA, 300, MIP4_ADV_F);
+	struct mn_actions keep;
+
+	setup(&f);
+	memset(&f.a, 0x3c, sizeof(f.a));
+	keep = f.a;
+	l.reg_lifetime = 0;
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == -EINVAL);
+	l = fa_loc("0.0.0.0", FA_COA, 300, MIP4_ADV_F);
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == -EINVAL);
+	l = fa_loc(FA_ADDR, "0.0.0.0", 300, MIP4_ADV_F);
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == -EINVAL);
+	l = fa_loc(FA_ADDR, HOA, 300, MIP4_ADV_F);
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == -EINVAL);
+	l = fa_loc(FA_ADDR, FA_COA, 300, MIP4_ADV_F);
+	memset(&bad, 0, sizeof(bad));
+	bad.spi = 255;             /* reserved (RFC 5944 §1.6) */
+	bad.len = 16;
+	l.mn_fa = &bad;
+	CHECK(mn_engine_set_location_fa(f.mn, &l, f.now, &f.a) == -EINVAL);
+	CHECK(mn_engine_set_location_fa(f.mn, NULL, f.now, &f.a) == -EINVAL);
+	CHECK_MEM(&keep, &f.a, sizeof(keep));
+	CHECK(mn_engine_state(f.mn) == MN_STATE_IDLE);
+	teardown(&f);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_DEBUG);
@@ -1121,5 +1517,11 @@ int main(void)
 	test_odd_lifetimes();
 	test_reply_mutations();
 	test_tnc();
+	test_fa_registration();
+	test_fa_denials();
+	test_fa_mn_fa_auth();
+	test_fa_moves();
+	test_fa_rebooted();
+	test_fa_bad_locations();
 	return tap_done();
 }

@@ -9,6 +9,7 @@
 
 #include "common/garp.h"
 #include "common/sock.h"
+#include "mnd/agentdisc.h"
 #include "mnd/mnd.h"
 #include "mnd/rtnl.h"
 
@@ -135,6 +136,34 @@ static int dump(struct mnd *m)
 	return rc;
 }
 
+/* RFC 5266 3.2: agent discovery starts with the link, at the same time as DHCP, so a link
+ * without a foreign agent is not slowed down; it stops when the carrier goes. Starts before
+ * the location is decided again (solicit at once), stops after it (the agent lost with its
+ * link is no event for an attachment that is gone already). */
+static void agents_follow_links(struct mnd *m, bool starts)
+{
+	if (!m->agentdisc)
+		return;
+	for (unsigned i = 0; i < m->ifaces.count && i < 32; i++) {
+		const struct mnd_iface *f = &m->ifaces.iface[i];
+		bool run = f->ifindex > 0 && f->up && f->running;
+		bool was = m->agents_up & (1u << i);
+		int rc;
+
+		if (starts && run && !was) {
+			rc = agentdisc_link_up(m->agentdisc, f->name);
+			if (rc < 0)
+				LOG_WARNING(&m->log, "agent discovery on %s: %s", f->name,
+					    strerror(-rc));
+			else
+				m->agents_up |= 1u << i;
+		} else if (!starts && !run && was) {
+			m->agents_up &= ~(1u << i);
+			agentdisc_link_down(m->agentdisc, f->name);
+		}
+	}
+}
+
 static gboolean on_netlink(gint fd, GIOCondition cond, gpointer user)
 {
 	struct mnd *m = user;
@@ -154,8 +183,12 @@ static gboolean on_netlink(gint fd, GIOCondition cond, gpointer user)
 	/* The VPN follows every change at once (MOBIKE, RFC 4555 3.5), not only a new
 	 * location (a second interface, a route appearing after its address); a new location
 	 * has made it follow already (mode.c: mnd_vpn_attach_changed). */
-	if (m->nl_changed && !evaluate(m))
+	if (!m->nl_changed)
+		return G_SOURCE_CONTINUE;
+	agents_follow_links(m, true);
+	if (!evaluate(m))
 		mnd_vpn_links_changed(m);
+	agents_follow_links(m, false);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -176,6 +209,7 @@ int mnd_attach_start(struct mnd *m)
 	if (rc < 0)
 		return rc;
 	m->nl_watch = g_unix_fd_add(nl_monitor_fd(m->nl), G_IO_IN, on_netlink, m);
+	agents_follow_links(m, true);
 	evaluate(m);
 	return 0;
 }

@@ -23,7 +23,7 @@ static const char *const known_keys[] = {
 	"home-address", "home-prefix-length", "home-agent", "spi", "key-file", "lifetime",
 	"interfaces", "tunnel-device", "reverse-tunnel", "udp-tunnel", "status-file",
 	"routing-table", "nai", "keepalive-interval", "tunnel-mtu", "probe-retries",
-	"probe-timeout", "keep-vpn", "fail-closed", "dbus", NULL,
+	"probe-timeout", "probe-grace", "keep-vpn", "fail-closed", "prefer-fa", "dbus", NULL,
 };
 
 /* In the order of enum mn_udp_mode. */
@@ -89,7 +89,9 @@ static int load_trust(const struct cfg *c, struct policy_trust_config *t,
 	if ((rc = cfg_get_bool(c, GROUP, "keep-vpn", CFG_OPTIONAL, true,
 			       &t->keep_vpn_when_trusted)) < 0 ||
 	    (rc = cfg_get_bool(c, GROUP, "fail-closed", CFG_OPTIONAL, true,
-			       &t->fail_closed)) < 0)
+			       &t->fail_closed)) < 0 ||
+	    /* RFC 5266 3.2: a foreign agent's care-of address on a trusted network, "MAY". */
+	    (rc = cfg_get_bool(c, GROUP, "prefer-fa", CFG_OPTIONAL, true, &t->prefer_fa)) < 0)
 		return rc;
 	return 0;
 }

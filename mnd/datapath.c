@@ -196,7 +196,10 @@ static void tun_packet(struct mnd *m, const uint8_t *pkt, size_t len)
 			 "registered");
 		return;
 	}
-	if (!m->cfg.reverse_tunnel)
+	/* Without reverse tunnelling, or registered through a foreign agent (mode f: the agent
+	 * tunnels, RFC 3024 3.3; the route sends there directly, this is what reached the TUN
+	 * while the route changed): out as it is. */
+	if (!m->cfg.reverse_tunnel || m->binding.via_fa)
 		send_native(m, pkt, len, &ip);
 	else if (m->binding.encap == MN_ENCAP_UDP)
 		send_udp(m, pkt, len);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "daemon/daemon.h"
+#include "mnd/agentdisc.h"
 #include "mnd/bus.h"
 #include "mnd/mnd.h"
 
@@ -20,6 +21,12 @@
 static void bus_redetect(void *user)
 {
 	mnd_mode_redetect(user);
+}
+
+static void on_agent(void *user, const char *ifname, enum agent_event ev,
+		     const struct policy_agent *a)
+{
+	mnd_mode_agent_event(user, ifname, ev, a);
 }
 
 static int start(struct mnd *m)
@@ -39,6 +46,10 @@ static int start(struct mnd *m)
 		   addr4_str(m->cfg.home_addr, h), m->cfg.home_plen,
 		   addr4_str(m->cfg.home_agent, a), m->cfg.interfaces, m->cfg.lifetime,
 		   m->cfg.reverse_tunnel ? "on" : "off", mn_udp_mode_name(m->cfg.udp));
+	/* Foreign agents matter only to the mode machine (mode f needs a trusted network). */
+	if (m->cfg.vpn.enabled && m->cfg.trust.prefer_fa &&
+	    !(m->agentdisc = agentdisc_new(m, on_agent, NULL)))
+		return -ENOMEM;
 	if ((rc = mnd_attach_start(m)) < 0 || (rc = mnd_vpn_start(m)) < 0)
 		return rc;
 	/* The status API last: what it shows is in place (no bus: a warning, no failure). */
@@ -64,6 +75,8 @@ static void stop(struct mnd *m)
 	if (m->reg)
 		mnd_reg_stop(m);
 	mnd_attach_stop(m);
+	agentdisc_free(m->agentdisc);
+	m->agentdisc = NULL;
 	mnd_mode_close(m);
 	mnd_dp_close(m);
 	mnd_reg_close(m);

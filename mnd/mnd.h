@@ -32,6 +32,7 @@
 #include "mip4/mn_engine.h"
 #include "mnd/dedup.h"
 #include "mnd/location.h"
+#include "policy/agent.h"
 #include "mnd/timer.h"
 #include "mnd/vpn.h"
 #include "policy/trust.h"
@@ -69,7 +70,7 @@ struct mnd_config {
 	unsigned keepalive;          /* s; RFC 3519 §4.9 default K = 110 */
 	unsigned tunnel_mtu;
 	struct policy_trust_config trust;   /* probe-retries, probe-timeout, keep-vpn,
-	                                     * fail-closed (policy/trust.h) */
+	                                     * fail-closed, prefer-fa (policy/trust.h) */
 	unsigned probe_grace_ms;     /* after the gateway's answer, before mode mc */
 	bool dbus;                   /* the D-Bus status API (bus.h); default yes */
 	struct mnd_vpn_config vpn;   /* optional [vpn] group (vpn.h) */
@@ -102,6 +103,9 @@ struct mnd_reg {
 	mm_time_ns located_at;       /* monotonic, the last location given */
 	bool bound;                  /* the engine holds an accepted binding */
 	struct mn_binding binding;   /* valid when bound */
+	struct in_addr fa;           /* registering through this foreign agent (mode f); 0:
+	                              * directly with the home agent */
+	int ttl;                     /* IP TTL set on the socket (0: the default) */
 };
 
 struct mnd {
@@ -127,6 +131,9 @@ struct mnd {
 	int tun_ifindex;
 	bool tun_has_hoa;
 	bool rule_installed;
+	struct in_addr route_gw;     /* table's default route: via this foreign agent (mode f,
+	                              * RFC 3024 direct delivery to the agent); 0: the TUN */
+	int route_ifindex;
 
 	/* registration.c: the registration in force, and the trust probe (RFC 5266 3.4: the
 	 * request sent without VPN encapsulation from a new address; [vpn] only). An accepted
@@ -163,6 +170,11 @@ struct mnd {
 
 	/* status.c */
 	int last_reply_code;
+
+	/* agentdisc.c: foreign agents on the access links (RFC 5944 2.4), [vpn] only */
+	struct agentdisc *agentdisc;
+	uint32_t agents_up;          /* attach.c: bit i = agentdisc runs on iface[i] */
+	bool fa_refused;             /* the agent of this attachment denied us: mode c */
 
 	/* vpn.c: the VPN client, NULL without [vpn] */
 	struct mnd_vpn *vpn;
@@ -209,6 +221,8 @@ void mnd_attach_stop(struct mnd *m);
 int mnd_netcfg_open(struct mnd *m);
 int mnd_netcfg_away(struct mnd *m);   /* HoA on the TUN, the rule in place */
 int mnd_netcfg_home(struct mnd *m);   /* both removed: HoA lives on the home link */
+/* The table's default route: via foreign agent gw on ifindex (mode f), or (gw 0) the TUN. */
+int mnd_netcfg_route(struct mnd *m, struct in_addr gw, int ifindex);
 /* A configured interface appeared: stop it answering ARP for the home address while
  * away (arp_ignore 1, RFC 5944 §4.6). */
 void mnd_netcfg_iface(struct mnd *m, const char *ifname);
@@ -227,6 +241,13 @@ void mnd_reg_probe(struct mnd *m, const struct mnd_location *loc);
 void mnd_reg_adopt_probe(struct mnd *m);
 /* NAT mapping lost (RFC 3519 §4.10): register again. */
 void mnd_reg_refresh(struct mnd *m);
+/* The probe registers through foreign agent a on loc's interface (mode f, RFC 5944 3.6.1):
+ * from the home address, D clear, the agent's care-of address. Its outcome reaches mode.c
+ * like the probe's (mnd_mode_probe_answered, binding.via_fa). */
+void mnd_reg_probe_fa(struct mnd *m, const struct mnd_location *loc,
+		      const struct policy_agent *a);
+/* The agent m->reg registers through rebooted (RFC 5944 2.4.4): register again. */
+void mnd_reg_fa_rebooted(struct mnd *m);
 /* Shut-down: the farewell deregistration (away), then close. */
 void mnd_reg_stop(struct mnd *m);
 void mnd_reg_close(struct mnd *m);
@@ -263,5 +284,8 @@ void mnd_mode_reg_changed(struct mnd *m);
 void mnd_mode_vpn_changed(struct mnd *m);
 /* mode.c: start the trust race again on the current attachment (D-Bus Redetect, root). */
 void mnd_mode_redetect(struct mnd *m);
+/* agentdisc's events (policy/agent.h) for an access interface. */
+void mnd_mode_agent_event(struct mnd *m, const char *ifname, enum agent_event ev,
+			  const struct policy_agent *a);
 
 #endif

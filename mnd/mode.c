@@ -15,6 +15,7 @@
 
 #include "common/sock.h"
 #include "common/tun.h"
+#include "mnd/agentdisc.h"
 #include "mnd/failclosed.h"
 #include "mnd/mnd.h"
 
@@ -151,13 +152,49 @@ static bool mc_registering(const struct mnd *m, const struct mnd_vpn_view *v)
 	return r->fd >= 0 && r->src.s_addr == v->tia.s_addr && !strcmp(r->ifname, v->tun_name);
 }
 
+/* The foreign agent advertising on this attachment's link that we may register through
+ * (policy/agent.h: F set, not busy, a care-of address), or NULL. */
+static const struct policy_agent *current_agent(const struct mnd *m)
+{
+	const struct policy_agent *a;
+
+	if (!m->agentdisc || m->attach.where != MND_AWAY || m->fa_refused)
+		return NULL;
+	a = agentdisc_current(m->agentdisc, m->attach.ifname);
+	return a && a->num_coa ? a : NULL;
+}
+
+/* The home address's packets into the TUN again (they went to a foreign agent in mode f). */
+static void route_into_tun(struct mnd *m)
+{
+	struct in_addr none = { 0 };
+
+	mnd_netcfg_route(m, none, 0);
+}
+
+/* Is the probe registering this attachment's physical address right now? */
+static bool probe_running_direct(const struct mnd *m)
+{
+	const struct mnd_reg *p = m->probe;
+
+	return p->fd >= 0 && !p->fa.s_addr && p->src.s_addr == m->attach.addr.s_addr;
+}
+
 /* Mode c: the probe's registration (from the physical care-of address, accepted with TNC)
  * becomes the one in force, and the data path follows it. */
 static void enter_c(struct mnd *m, const struct mnd_vpn_view *v)
 {
 	bool tia_sent;
 
-	if (!m->probe->bound || m->probe->binding.coa.s_addr != m->attach.addr.s_addr)
+	route_into_tun(m);
+	/* Leaving mode f on the same link (the agent went, or refused us): the physical
+	 * address is registered directly again; the agent's binding serves meanwhile. */
+	if (m->reg->fa.s_addr && !m->probe->bound && !probe_running_direct(m)) {
+		LOG_INFO(&m->log, "registering %s directly again", m->attach.ifname);
+		mnd_reg_probe(m, &m->attach);
+	}
+	if (!m->probe->bound || m->probe->fa.s_addr ||
+	    m->probe->binding.coa.s_addr != m->attach.addr.s_addr)
 		return;
 	/* A registration of the TIA through the tunnel went out on this attachment (the
 	 * gateway answered first, mode mc for a moment): the home agent may take it after
@@ -187,6 +224,7 @@ static void enter_mc(struct mnd *m, const struct mnd_vpn_view *v, bool register_
 {
 	struct mnd_location tia;
 
+	route_into_tun(m);
 	mtu_for_mode(m, true, v->tun_mtu);
 	mnd_dp_set_interface(m, v->tun_name);
 	/* Untrusted: nothing that came in the clear is delivered. (Before the verdict, below,
@@ -205,12 +243,40 @@ static void enter_mc(struct mnd *m, const struct mnd_vpn_view *v, bool register_
 	mnd_reg_locate(m, &tia);
 }
 
+/* Mode f (RFC 5266 3.2, RFC 5944 3.6.1): on a trusted network where a foreign agent
+ * advertises, the registration goes through the agent, with its care-of address. Until the
+ * agent's reply arrives the direct registration that proved the network trusted carries
+ * the traffic (enter_c): make before break. Registered through the agent, packets from the
+ * home address go to it unencapsulated (it tunnels them, RFC 3024) and come from it on the
+ * link. */
+static void enter_f(struct mnd *m, const struct mnd_vpn_view *v,
+		    const struct policy_agent *a, bool register_fa)
+{
+	if (!a)
+		return;
+	if (register_fa) {
+		if (m->probe->bound && !m->probe->fa.s_addr)
+			enter_c(m, v);
+		if (m->probe->fa.s_addr != a->addr.s_addr || m->probe->fd < 0)
+			mnd_reg_probe_fa(m, &m->attach, a);
+		return;
+	}
+	if (m->route_gw.s_addr == a->addr.s_addr)
+		return;
+	mtu_for_mode(m, false, 0);
+	mnd_dp_set_interface(m, m->attach.ifname);
+	mnd_dp_moved(m);
+	mnd_dp_binding_up(m, &m->reg->binding);
+	mnd_netcfg_route(m, a->addr, m->attach.ifindex);
+	mnd_dp_hold_release(m, true);
+}
+
 static void decide(struct mnd *m)
 {
 	struct mnd_vpn_view v;
 	struct policy_verdict out;
 	struct policy_trust_facts *f = &m->facts;
-
+	const struct policy_agent *agent = current_agent(m);
 	mm_time_ns now = now_ns();
 	bool answered;
 
@@ -235,7 +301,18 @@ static void decide(struct mnd *m)
 		mnd_timer_arm(m->grace_timer, m->vpn_answered_at + MM_MSEC(m->cfg.probe_grace_ms));
 	f->vpn_failed = v.failed;
 	f->mc_binding = mc_registered(m, &v);
+	/* RFC 5265 4.1 through the agent: authenticated, fresh, TNC, from this agent. */
+	f->fa_offered = agent != NULL;
+	f->fa_registered = agent && m->reg->bound && m->reg->binding.via_fa &&
+			   m->reg->binding.tnc && m->reg->fa.s_addr == agent->addr.s_addr;
 	policy_trust_decide(&m->cfg.trust, f, &out);
+	/* The filter first: on before anything of an untrusted verdict is sent, off before
+	 * what a trusted one sends (mode f registers from the home address, RFC 5944 3.6.1.1).
+	 * On the home link the deregistration goes from the home address too, and the home
+	 * verdict waits for its answer: the filter stays off there (the residual risk: a
+	 * hostile network handing out the home address sees the home address's packets until
+	 * the answer does not come). */
+	filter_set(m, out.block_clear && m->attach.where != MND_HOME);
 
 	switch (out.mode) {
 	case POLICY_MODE_C:
@@ -244,20 +321,18 @@ static void decide(struct mnd *m)
 	case POLICY_MODE_MC:
 		enter_mc(m, &v, out.register_tia, true);
 		break;
+	case POLICY_MODE_F:
+		enter_f(m, &v, agent, out.register_fa);
+		break;
 	case POLICY_MODE_HOME:
 	case POLICY_MODE_OFFLINE:
 	case POLICY_MODE_DETECTING:
 	case POLICY_MODE_BLOCKED:
-	case POLICY_MODE_F:
 	case POLICY_MODE_COUNT:
 		break;
 	}
-	/* On the home link the deregistration goes from the home address (RFC 5944 3.6.1.1),
-	 * which the filter would hold back, and the home verdict waits for its answer: the
-	 * filter stays off there (the residual risk: a hostile network handing out the home
-	 * address sees the home address's packets until the answer does not come). */
-	filter_set(m, out.block_clear && m->attach.where != MND_HOME);
-	if (!out.want_vpn && (out.mode == POLICY_MODE_C || out.mode == POLICY_MODE_HOME))
+	if (!out.want_vpn && (out.mode == POLICY_MODE_C || out.mode == POLICY_MODE_F ||
+			      out.mode == POLICY_MODE_HOME))
 		mnd_vpn_set_wanted(m, false);
 	if (out.mode == POLICY_MODE_MC && !f->mc_binding && m->reg->sent > 1 &&
 	    mc_registering(m, &v)) {
@@ -273,7 +348,8 @@ static void decide(struct mnd *m)
 	}
 	/* Traffic flows again: registered in c, home, or the tunnel moved with a valid mc
 	 * binding (whatever the verdict says yet). */
-	if ((out.mode == POLICY_MODE_C && m->reg->bound) || out.mode == POLICY_MODE_HOME ||
+	if (((out.mode == POLICY_MODE_C || out.mode == POLICY_MODE_F) && m->reg->bound) ||
+	    out.mode == POLICY_MODE_HOME ||
 	    (answered && mc_registered(m, &v) && out.mode != POLICY_MODE_C))
 		handover_done(m);
 	mnd_status_write(m);
@@ -373,6 +449,8 @@ void mnd_mode_locate(struct mnd *m, const struct mnd_location *loc)
 	mnd_timer_disarm(m->probe_timer);
 	mnd_timer_disarm(m->grace_timer);
 	mnd_timer_disarm(m->early_timer);
+	m->fa_refused = false;
+	route_into_tun(m);
 	/* Held for the verdict on the attachment before: it has none now. */
 	mnd_dp_hold_release(m, false);
 
@@ -419,12 +497,80 @@ void mnd_mode_locate(struct mnd *m, const struct mnd_location *loc)
 	decide(m);
 }
 
+/* The registration through the foreign agent was accepted (mode f). */
+static void fa_answered(struct mnd *m, const struct mn_binding *b)
+{
+	const struct policy_agent *agent = current_agent(m);
+	char a[ADDR4_STRLEN];
+
+	if (!agent || agent->addr.s_addr != b->fa.s_addr) {
+		LOG_INFO(&m->log, "reply through the foreign agent %s, no longer ours: ignored",
+			 addr4_str(b->fa, a));
+		mnd_reg_probe(m, NULL);
+		return;
+	}
+	if (!b->tnc) {
+		/* RFC 5265 4.1: no proof of a trusted network; the home agent holds the agent's
+		 * care-of address now, so the registration in force is made again. */
+		LOG_WARNING(&m->log, "accepted reply through the foreign agent %s without the "
+			    "Trusted Networks Configured extension: not using the agent",
+			    addr4_str(b->fa, a));
+		m->fa_refused = true;
+		mnd_reg_probe(m, NULL);
+		if (m->reg->bound)
+			mnd_reg_refresh(m);
+		decide(m);
+		return;
+	}
+	LOG_INFO(&m->log, "registered through the foreign agent %s after %u request%s",
+		 addr4_str(b->fa, a), m->probe->sent, m->probe->sent == 1 ? "" : "s");
+	mnd_timer_disarm(m->probe_timer);
+	mnd_reg_adopt_probe(m);
+	decide(m);
+}
+
+void mnd_mode_agent_event(struct mnd *m, const char *ifname, enum agent_event ev,
+			  const struct policy_agent *a)
+{
+	char s[ADDR4_STRLEN];
+
+	LOG_INFO(&m->log, "foreign agent on %s: %s %s (sequence %u)", ifname,
+		 agent_event_name(ev), addr4_str(a->addr, s), a->seq);
+	if (!vpn_configured(m) || !m->reg || m->attach.where != MND_AWAY ||
+	    strcmp(ifname, m->attach.ifname) != 0)
+		return;
+	switch (ev) {
+	case AGENT_EV_REBOOTED:
+		/* RFC 5944 2.4.4: it lost our registration. */
+		if (m->reg->fa.s_addr == a->addr.s_addr) {
+			LOG_NOTICE(&m->log, "foreign agent %s rebooted: registering again", s);
+			mnd_reg_fa_rebooted(m);
+		}
+		break;
+	case AGENT_EV_LOST:
+		/* Its link-layer delivery is gone with it: nothing more to it. */
+		if (m->route_gw.s_addr == a->addr.s_addr)
+			route_into_tun(m);
+		break;
+	case AGENT_EV_NEW:
+	case AGENT_EV_SAME:
+	case AGENT_EV_NONE:
+	case AGENT_EV_COUNT:
+		break;
+	}
+	decide(m);
+}
+
 void mnd_mode_probe_answered(struct mnd *m, const struct mn_binding *b)
 {
 	char a[ADDR4_STRLEN];
 
 	if (!vpn_configured(m))
 		return;
+	if (b->via_fa) {
+		fa_answered(m, b);
+		return;
+	}
 	if (m->attach.where != MND_AWAY || b->coa.s_addr != m->attach.addr.s_addr) {
 		LOG_INFO(&m->log, "probe: reply for %s, no longer our address: ignored",
 			 addr4_str(b->coa, a));

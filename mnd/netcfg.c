@@ -69,7 +69,8 @@ int mnd_netcfg_away(struct mnd *m)
 		}
 		m->tun_has_hoa = true;
 	}
-	rc = nl_route4_add(any4, 0, any4, m->tun_ifindex, (int)m->cfg.routing_table, 0);
+	rc = m->route_gw.s_addr ? 0 :
+	     nl_route4_add(any4, 0, any4, m->tun_ifindex, (int)m->cfg.routing_table, 0);
 	if (rc < 0 && rc != -EEXIST) {
 		LOG_ERROR(&m->log, "cannot add the default route via %s to table %u: %s",
 			  m->tun_name, m->cfg.routing_table, strerror(-rc));
@@ -87,6 +88,45 @@ int mnd_netcfg_away(struct mnd *m)
 	}
 	LOG_INFO(&m->log, "away: %s/32 on %s, rule from %s lookup %u",
 		 addr4_str(m->cfg.home_addr, h), m->tun_name, h, m->cfg.routing_table);
+	return 0;
+}
+
+/* Mode f (RFC 3024 3.3, "direct delivery style"; RFC 5944 4.2.2): packets from the home
+ * address go to the foreign agent as next hop, unencapsulated, and the agent tunnels them to
+ * the home agent; elsewhere they enter the TUN. One default route in the table either way:
+ * the new one first, then the old one goes (nothing falls through to the main table). */
+int mnd_netcfg_route(struct mnd *m, struct in_addr gw, int ifindex)
+{
+	char g[ADDR4_STRLEN];
+	int old_if = m->route_gw.s_addr ? m->route_ifindex : m->tun_ifindex;
+	int new_if = gw.s_addr ? ifindex : m->tun_ifindex;
+	int table = (int)m->cfg.routing_table;
+	int rc;
+
+	if (m->route_gw.s_addr == gw.s_addr && (!gw.s_addr || m->route_ifindex == ifindex))
+		return 0;
+	/* Metric 1 beside the old route's 0 for a moment, then the old one goes and the new
+	 * one takes metric 0. */
+	rc = nl_route4_add(any4, 0, gw, new_if, table, 1);
+	if (rc < 0 && rc != -EEXIST) {
+		LOG_ERROR(&m->log, "cannot route the home address via %s: %s",
+			  gw.s_addr ? addr4_str(gw, g) : m->tun_name, strerror(-rc));
+		return rc;
+	}
+	rc = nl_route4_del(any4, 0, m->route_gw, old_if, table, 0);
+	if (rc < 0 && rc != -ESRCH)
+		LOG_WARNING(&m->log, "cannot remove the old default route of table %u: %s",
+			    m->cfg.routing_table, strerror(-rc));
+	rc = nl_route4_add(any4, 0, gw, new_if, table, 0);
+	if (rc < 0 && rc != -EEXIST)
+		LOG_WARNING(&m->log, "cannot add the default route of table %u: %s",
+			    m->cfg.routing_table, strerror(-rc));
+	nl_route4_del(any4, 0, gw, new_if, table, 1);
+	m->route_gw = gw;
+	m->route_ifindex = gw.s_addr ? ifindex : 0;
+	LOG_INFO(&m->log, "packets from the home address: %s%s",
+		 gw.s_addr ? "to the foreign agent " : "into ",
+		 gw.s_addr ? addr4_str(gw, g) : m->tun_name);
 	return 0;
 }
 

@@ -9,10 +9,16 @@
  * Two registrations may run at once (struct mnd_reg): the one in force (m->reg), and the
  * trust probe (m->probe, RFC 5266 3.4): a Registration Request sent from a new physical
  * address without VPN encapsulation while the registration in force may stay where it is
- * (the TIA inside the VPN, mode mc). An accepted probe is adopted: the two swap. */
+ * (the TIA inside the VPN, mode mc). An accepted probe is adopted: the two swap.
+ *
+ * Through a foreign agent (mode f, RFC 5944 3.6.1.1): the socket is bound to the home
+ * address on the access interface, requests go to the agent's address with IP TTL 255 (RFC
+ * 3024 4.1.1), and replies come from the agent's port 434. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <glib-unix.h>
 
@@ -41,6 +47,21 @@ static void reg_close_socket(struct mnd_reg *r)
 	r->src.s_addr = 0;
 	r->ifname[0] = 0;
 	r->port = 0;
+	r->ttl = 0;
+}
+
+/* The IP TTL the engine asks for (0: the socket's default, -1 to the kernel). */
+static void reg_set_ttl(struct mnd_reg *r, int ttl)
+{
+	int v = ttl ? ttl : -1;
+
+	if (r->ttl == ttl)
+		return;
+	if (setsockopt(r->fd, IPPROTO_IP, IP_TTL, &v, sizeof(v)) < 0) {
+		LOG_WARNING(&r->m->log, "cannot set IP_TTL %d: %s", ttl, strerror(errno));
+		return;
+	}
+	r->ttl = ttl;
 }
 
 static bool is_probe(const struct mnd_reg *r)
@@ -76,6 +97,7 @@ static void run_actions(struct mnd_reg *r, const struct mn_actions *a)
 			to.sin_family = AF_INET;
 			to.sin_addr = act->dst;
 			to.sin_port = htons(act->port);
+			reg_set_ttl(r, act->ttl);
 			n = sock_send4(r->fd, a->msg, a->msg_len, &to, NULL, 0);
 			r->sent++;
 			changed |= !is_probe(r);    /* mode.c reports unanswered requests */
@@ -119,6 +141,12 @@ static void run_actions(struct mnd_reg *r, const struct mn_actions *a)
 			status = true;
 			break;
 		case MN_ACT_DENIED:
+			/* The foreign agent itself said no (RFC 5944 3.7.2.1, codes 64-127): this
+			 * attachment registers directly (mode c) instead. */
+			if (act->by_fa && r->fa.s_addr) {
+				m->fa_refused = true;
+				changed = true;
+			}
 			status = true;
 			break;
 		}
@@ -151,14 +179,16 @@ static void datagram(struct mnd_reg *r, const uint8_t *buf, size_t len,
 	int type = mip4_msg_type(buf, len);
 
 	/* Replies and tunnel data come from the home agent's port 434 (RFC 3519 §4.3: the
-	 * tunnel's addresses and ports must match exactly). */
-	if (meta->peer.sin_addr.s_addr != m->cfg.home_agent.s_addr ||
+	 * tunnel's addresses and ports must match exactly); through a foreign agent, replies
+	 * come from the agent (RFC 5944 3.7.3.2). */
+	if (meta->peer.sin_addr.s_addr != (r->fa.s_addr ? r->fa : m->cfg.home_agent).s_addr ||
 	    ntohs(meta->peer.sin_port) != MIP4_PORT) {
-		LOG_DEBUG(&m->log, "dropped: datagram from %s:%u, not the home agent",
-			  addr4_str(meta->peer.sin_addr, s), ntohs(meta->peer.sin_port));
+		LOG_DEBUG(&m->log, "dropped: datagram from %s:%u, not the %s",
+			  addr4_str(meta->peer.sin_addr, s), ntohs(meta->peer.sin_port),
+			  r->fa.s_addr ? "foreign agent" : "home agent");
 		return;
 	}
-	if (type == MIP4_MSG_TUNNEL_DATA && !is_probe(r)) {
+	if (type == MIP4_MSG_TUNNEL_DATA && !is_probe(r) && !r->fa.s_addr) {
 		mnd_dp_udp_input(m, buf, len, meta->peer.sin_addr, ntohs(meta->peer.sin_port));
 		return;
 	}
@@ -254,6 +284,7 @@ static void locate(struct mnd_reg *r, const struct mnd_location *loc)
 
 	r->sent = 0;
 	r->located_at = now_ns();
+	r->fa.s_addr = 0;
 	switch (loc->where) {
 	case MND_HOME:
 		rc = reg_socket(r, r->m->cfg.home_addr, loc->ifname);
@@ -296,6 +327,44 @@ void mnd_reg_probe(struct mnd *m, const struct mnd_location *loc)
 		locate(m->probe, &none);
 	}
 	locate(m->probe, loc);
+}
+
+void mnd_reg_probe_fa(struct mnd *m, const struct mnd_location *loc,
+		      const struct policy_agent *a)
+{
+	struct mnd_reg *r = m->probe;
+	struct mn_fa_location fl;
+	struct mn_actions act;
+	char s[ADDR4_STRLEN], c[ADDR4_STRLEN];
+	int rc;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.fa = a->addr;
+	fl.coa = a->coa[0];
+	fl.reg_lifetime = a->reg_lifetime;
+	fl.adv_flags = a->flags;
+	r->sent = 0;
+	r->located_at = now_ns();
+	rc = reg_socket(r, m->cfg.home_addr, loc->ifname);
+	if (rc == 0)
+		rc = mn_engine_set_location_fa(r->engine, &fl, now_ns(), &act);
+	if (rc < 0) {
+		LOG_WARNING(&m->log, "cannot register through the foreign agent %s: %s",
+			    addr4_str(a->addr, s), strerror(-rc));
+		return;
+	}
+	r->fa = a->addr;
+	LOG_INFO(&m->log, "registering through the foreign agent %s, care-of address %s",
+		 addr4_str(a->addr, s), addr4_str(a->coa[0], c));
+	run_actions(r, &act);
+}
+
+void mnd_reg_fa_rebooted(struct mnd *m)
+{
+	struct mn_actions a;
+
+	if (m->reg->fa.s_addr && mn_engine_fa_rebooted(m->reg->engine, now_ns(), &a) == 0)
+		run_actions(m->reg, &a);
 }
 
 void mnd_reg_adopt_probe(struct mnd *m)

@@ -48,6 +48,11 @@ void policy_trust_config_default(struct policy_trust_config *c)
 		/* RFC 5266 3.4: no normal traffic while detecting; RFC 5265 4.1: IPsec is not
 		 * disabled without the TNC extension. */
 		.fail_closed = true,
+		/* RFC 5266 3.2: "The mobile node MAY use a foreign agent care-of address, if a
+		 * foreign agent is available" on the trusted network; mode f spares the mobile
+		 * node the decapsulation and keeps its co-located address out of the HA's
+		 * binding. Configurable, as the brief of issue 7 asks. */
+		.prefer_fa = true,
 	};
 }
 
@@ -83,6 +88,7 @@ static void verdict(struct policy_verdict *out, enum policy_trust trust,
 		.trust = trust,
 		.mode = mode,
 		.register_tia = register_tia,
+		.register_fa = false,
 		.want_vpn = want_vpn,
 		.block_clear = block_clear,
 		.reason = reason,
@@ -110,9 +116,8 @@ void policy_trust_decide(const struct policy_trust_config *c,
 	 * only changes the reason: a failed or refusing gateway is evidence neither way (RFC
 	 * 5266 3.4.1 step 1a: the gateway may well be unreachable from inside, so its failure
 	 * must not delay mode c, nor does it prove being inside), and a working tunnel is
-	 * evidence only in the absence of the i-HA's reply. f->fa_offered is
-	 * ignored: mode f (RFC 5266 3.1.2) is issue 7; until then a trusted network with a
-	 * foreign agent is used in mode c. */
+	 * evidence only in the absence of the i-HA's reply. f->fa_offered matters only on a
+	 * trusted network (rows 3 and 4). */
 
 	/* 1. No access interface: nothing can be detected. The VPN client keeps its IKE SA
 	 *    (or retries it) so that the next attachment can be one MOBIKE update away
@@ -137,7 +142,27 @@ void policy_trust_decide(const struct policy_trust_config *c,
 		return;
 	}
 
-	/* 3. An accepted, authenticated (MN-HA key), fresh reply with the TNC extension from
+	/* 3. Trusted (the evidence of row 4), and a foreign agent advertises here: mode f
+	 *    (RFC 5266 3.1.2 "only when it detects that it is connected to an internal trusted
+	 *    network and also detects a foreign agent on the access network"; 3.2 "MAY use a
+	 *    foreign agent care-of address ... used only when the mobile node is attached to
+	 *    the trusted access network"; 3: "it MAY start using a foreign agent care-of
+	 *    address with the i-HA. In order to do this, the mobile node has to perform a new
+	 *    registration": register_fa until one through the agent is accepted). The
+	 *    registration reply through the agent with the TNC extension is itself the
+	 *    evidence (RFC 5265 4.1), so it needs no direct probe. prefer_fa off: row 4. */
+	if ((f->probe_trusted || f->fa_registered) && f->fa_offered && c->prefer_fa) {
+		verdict(out, POLICY_TRUST_TRUSTED, POLICY_MODE_F, false,
+			c->keep_vpn_when_trusted, false,
+			f->fa_registered ? "registered through the foreign agent: authenticated "
+					   "reply with TNC from the home agent"
+					 : "authenticated reply with TNC from the home agent; a "
+					   "foreign agent advertises: registering through it");
+		out->register_fa = !f->fa_registered;
+		return;
+	}
+
+	/* 4. An accepted, authenticated (MN-HA key), fresh reply with the TNC extension from
 	 *    the i-HA: inside (RFC 5266 3.4; RFC 5265 3.3 "the MN SHOULD determine that it is
 	 *    inside", 3.4, 4.1 "MUST NOT disable IPsec protection unless the registration
 	 *    reply from the i-HA contains a Trusted Networks Configured extension"). It wins
@@ -145,20 +170,28 @@ void policy_trust_decide(const struct policy_trust_config *c,
 	 *    "SHOULD still switch to using the i-HA directly"), and after the probe's expiry
 	 *    (a late reply is still a reply). Mode c registers the physical address, not the
 	 *    TIA (RFC 5266 3.1.1, 3.4.2 step 3). The VPN is torn down or kept by policy
-	 *    (3.4.1 step 2 "MAY tear down"). */
-	if (f->probe_trusted) {
+	 *    (3.4.1 step 2 "MAY tear down"). A reply of the same strength to a registration
+	 *    through a foreign agent (fa_registered) counts the same (RFC 5265 4.1); here the
+	 *    agent is gone or not wanted (prefer_fa off), so the co-located address is used. */
+	if (f->probe_trusted || f->fa_registered) {
+		const char *why;
+
+		if (!f->probe_trusted)
+			why = "authenticated reply with TNC through a foreign agent";
+		else if (f->vpn_up)
+			why = "authenticated reply with TNC from the home agent, preferred to the "
+			      "working tunnel";
+		else
+			why = "authenticated reply with TNC from the home agent";
 		verdict(out, POLICY_TRUST_TRUSTED, POLICY_MODE_C, false,
-			c->keep_vpn_when_trusted, false,
-			f->vpn_up ? "authenticated reply with TNC from the home agent, "
-				    "preferred to the working tunnel"
-				  : "authenticated reply with TNC from the home agent");
+			c->keep_vpn_when_trusted, false, why);
 		return;
 	}
 
-	/* 4. The gateway answered, the i-HA did not: outside (RFC 5266 3.4 "If the mobile node
+	/* 5. The gateway answered, the i-HA did not: outside (RFC 5266 3.4 "If the mobile node
 	 *    receives a response from the VPN gateway, but not from the i-HA, it assumes it is
 	 *    outside"). Mode mc at once, without waiting for the probe to expire (RFC 5265 3.3:
-	 *    "a detection period of zero is preferred"); the probe keeps running and row 3
+	 *    "a detection period of zero is preferred"); the probe keeps running and row 4
 	 *    takes over if the i-HA answers later. The TIA is registered as co-located CoA
 	 *    through the tunnel (RFC 5266 3.1.3, 3.4.2 step 4) unless the binding for this TIA
 	 *    and gateway is still valid (a MOBIKE move keeps both: RFC 5266 3.4.1 step 1a).
@@ -171,7 +204,7 @@ void policy_trust_decide(const struct policy_trust_config *c,
 		return;
 	}
 
-	/* 5. Every probe request went unanswered and there is no tunnel: not inside (no TNC
+	/* 6. Every probe request went unanswered and there is no tunnel: not inside (no TNC
 	 *    reply, RFC 5265 4.1), and no protected path either. Blocked: fail closed, and the
 	 *    VPN client keeps trying (RFC 5266 3.4.2 step 1). */
 	if (f->probe_expired) {
@@ -181,7 +214,7 @@ void policy_trust_decide(const struct policy_trust_config *c,
 		return;
 	}
 
-	/* 6. The race runs (RFC 5266 3.4.1 steps 1a/1b, 3.4.2 steps 1/2): "The mobile node
+	/* 7. The race runs (RFC 5266 3.4.1 steps 1a/1b, 3.4.2 steps 1/2): "The mobile node
 	 *    should not send any normal traffic while it is trying to detect whether it is
 	 *    attached to the trusted or untrusted network" (RFC 5266 3.4). */
 	verdict(out, POLICY_TRUST_UNKNOWN, POLICY_MODE_DETECTING, false, true, fc,

@@ -16,6 +16,12 @@
  *    the TIA as co-located care-of address through the tunnel unless that binding is
  *    still valid (3.4.2 step 4).
  *  - Neither yet: detecting. No reply after every retransmission and no tunnel: blocked.
+ *  - Trusted, and a foreign agent advertises on the link: mode f (RFC 5266 3.1.2, 3.2: "MAY
+ *    use a foreign agent care-of address ... only when ... attached to the trusted access
+ *    network"), unless configured off (prefer_fa): register through the agent. An
+ *    authenticated, fresh reply with the TNC extension to a registration through the agent
+ *    is evidence as strong as the probe's (RFC 5265 4.1: the i-HA saw the request come
+ *    from its trusted networks, 4.3), so it makes the network trusted on its own.
  * While not trusted, nothing of the home address and nothing for the intranet may leave a
  * physical interface unencrypted (fail closed, the default; RFC 5266 3.4 "The mobile node
  * should not send any normal traffic while it is trying to detect ...").
@@ -59,6 +65,9 @@ struct policy_trust_config {
 	                               * POLICY_PROBE_TIMEOUT_MS_DEFAULT */
 	bool keep_vpn_when_trusted;   /* RFC 5266 3.4.1 step 2: "MAY tear down" (default keep) */
 	bool fail_closed;             /* default true */
+	bool prefer_fa;               /* on a trusted network, register through a foreign agent
+	                               * that advertises there (mode f; RFC 5266 3.2 "MAY");
+	                               * default true. Off: mode c whatever is advertised */
 };
 
 #define POLICY_PROBE_RETRIES_DEFAULT    2
@@ -89,8 +98,13 @@ struct policy_trust_facts {
 	bool vpn_failed;        /* the gateway did not answer, or refused */
 	bool mc_binding;        /* a valid registration with the current TIA as care-of address
 	                         * through the current gateway */
-	bool fa_offered;        /* a foreign agent advertises here (mode f, issue 7; ignored
-	                         * by policy_trust_decide() until then: never mode f) */
+	bool fa_offered;        /* a foreign agent we may register through advertises on this
+	                         * link (policy/agent.h: a current agent, F set, not busy) */
+	bool fa_registered;     /* a registration through that foreign agent got an accepted
+	                         * reply: authenticated with the MN-HA key, fresh, with the TNC
+	                         * extension (mn_binding.via_fa && tnc; RFC 5265 4.1). As strong
+	                         * as probe_trusted. The caller clears it when the agent is
+	                         * lost or the binding goes */
 };
 
 struct policy_verdict {
@@ -98,6 +112,8 @@ struct policy_verdict {
 	enum policy_mode mode;
 	bool register_tia;      /* send a Registration Request with the TIA as CoA through the
 	                         * tunnel (mode mc without a valid mc binding) */
+	bool register_fa;       /* register through the advertising foreign agent (mode f
+	                         * without an accepted registration through it) */
 	bool want_vpn;          /* keep (or set up) the VPN */
 	bool block_clear;       /* the fail-closed filter: no packet of the home address or for
 	                         * the intranet leaves a physical interface unencrypted */
@@ -105,16 +121,21 @@ struct policy_verdict {
 };
 
 /* The verdict for facts f under configuration c. Total: every input gives a verdict, and
- * every field of *out is set. The first matching row decides (RFC sections in trust.c):
+ * every field of *out is set. The first matching row decides (RFC sections in trust.c);
+ * "evidence" is probe_trusted || fa_registered:
  *   !attached              offline   unknown    want_vpn           block_clear = fail_closed
  *   at_home                home      trusted    keep_vpn_when_trusted  never blocked
- *   probe_trusted          c         trusted    keep_vpn_when_trusted  never blocked
+ *   evidence && fa_offered f         trusted    keep_vpn_when_trusted  never blocked,
+ *     && prefer_fa                              register_fa = !fa_registered
+ *   evidence               c         trusted    keep_vpn_when_trusted  never blocked
  *   vpn_up                 mc        untrusted  want_vpn, register_tia = !mc_binding,
  *                                               block_clear = fail_closed
  *   probe_expired          blocked   untrusted  want_vpn           block_clear = fail_closed
  *   otherwise              detecting unknown    want_vpn           block_clear = fail_closed
- * register_tia only in mc. vpn_failed changes only the reason. c NULL: the defaults; f NULL:
- * not attached; out NULL: nothing. */
+ * register_tia only in mc, register_fa only in f. vpn_failed changes only the reason;
+ * fa_offered changes nothing when prefer_fa is off or without evidence (RFC 5266 3: the
+ * foreign agent's care-of address is never used with the i-HA on an untrusted network).
+ * c NULL: the defaults; f NULL: not attached; out NULL: nothing. */
 void policy_trust_decide(const struct policy_trust_config *c,
 			 const struct policy_trust_facts *f, struct policy_verdict *out);
 
