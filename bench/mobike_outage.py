@@ -28,8 +28,9 @@ is the longest gap between consecutive arrivals at mn that ends after the link c
 link change), and the first arrival at mn after the address was usable minus that moment
 (from address: the receiver's view; the ideal is 1 RTT — the update to the gateway, the
 first datagram back — plus the up to 10 ms until the next datagram passes the gateway);
-"echo from address" is the same for the first echo back at cn (+0.5 RTT). The stream's outage "from address usable" is its gap minus the
-link-change -> address time (the stream ran until the link change: 2 MB/s, ms-spaced reads).
+"echo from address" is the same for the first echo back at cn (+0.5 RTT). The stream's outage
+"from address usable" is from that moment to the end of its longest gap (the receiver
+records when data flowed again; both CLOCK_MONOTONIC), "from link change" its longest gap.
 After every move the IKE SPIs must be the ones of the start on both ends, else that round
 is marked invalid. ours also gives mnd's own MOBIKE exchange time (status last_move.took_ms).
 
@@ -228,7 +229,10 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
                  "link_to_addr_ms": round(link_to_addr, 1),
                  "seen_after_addr_ms": round((t_seen - t_addr) * 1000, 1) if s else None,
                  "tcp_outage_link_ms": round(xr["max_gap_ms"], 1),
-                 "tcp_outage_addr_ms": round(xr["max_gap_ms"] - link_to_addr, 1),
+                 # the stream's longest gap ends when data flows again: from there back to
+                 # the moment the address was usable (both CLOCK_MONOTONIC)
+                 "tcp_outage_addr_ms": round((xr["max_gap_end_t"] - t_addr) * 1000, 1)
+                 if xr.get("max_gap_end_t") else float("nan"),
                  "ping_outage_link_ms": round(pgap, 1),
                  "ping_outage_addr_ms": round((first_after_addr[0] - t_addr) * 1000, 1)
                  if first_after_addr else None,

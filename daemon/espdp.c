@@ -23,6 +23,7 @@
 #include "esp/udpencap.h"
 #include "daemon/droplog.h"
 #include "daemon/espsel.h"
+#include "daemon/replay.h"
 
 /* Buffers: outbound slots hold one packet read from the TUN (MTU at most 9000, see
  * conf.h) with room for ESP around it; inbound slots one UDP payload: ESP of such a packet,
@@ -43,6 +44,7 @@ struct dp_child {
 	struct sockaddr_in peer;       /* where ESP goes: the remote endpoint, port 4500 */
 	int ifindex;                   /* outgoing interface (0: routing decides) */
 	bool mobike;                   /* its IKE SA does MOBIKE: no implicit address update */
+	struct in_addr replay_key;     /* its IKE SA's key in the replay ring (ike_keys) */
 	bool soft_reported, hard_reported;
 	mm_time_ns activity_told;      /* last activity callback (0: never) */
 };
@@ -63,6 +65,13 @@ struct espdp {
 					* newest last */
 	GPtrArray *all;                /* every struct dp_child * */
 	GHashTable *mobike;            /* IKE SAs doing MOBIKE: spi_i (guint64 *, owned) */
+	GHashTable *ike_keys;          /* IKE SA spi_i (guint64 *, owned) -> its replay key */
+	uint32_t next_key;             /* the last replay key handed out */
+	/* handover replay (replay.h); replay NULL: off */
+	struct pkt_replay *replay;
+	mm_time_ns replay_window, replay_rtt;
+	size_t replay_max_bytes;
+	unsigned *replay_idx;          /* pkt_replay_slots() entries */
 	struct esp_batch tx, rx;
 	struct expiry *pending;        /* expiries found during a batch, reported after it */
 	size_t npending, pending_cap;
@@ -132,6 +141,7 @@ int espdp_new(const struct espdp_config *cfg, struct espdp **out)
 	dp->hosts = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, host_list_free);
 	dp->ranges = g_ptr_array_new();
 	dp->mobike = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	dp->ike_keys = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	dp->all = g_ptr_array_new();
 	/* Each packet reports at most one expiry, and poll at most two per SA (grown there). */
 	dp->pending_cap = 2 * (size_t)batch;
@@ -161,6 +171,10 @@ void espdp_free(struct espdp *dp)
 		g_hash_table_destroy(dp->by_spi);
 	if (dp->mobike)
 		g_hash_table_destroy(dp->mobike);
+	if (dp->ike_keys)
+		g_hash_table_destroy(dp->ike_keys);
+	pkt_replay_free(dp->replay);
+	free(dp->replay_idx);
 	esp_batch_free(&dp->tx);
 	esp_batch_free(&dp->rx);
 	free(dp->pending);
@@ -277,6 +291,26 @@ static void unindex_child(struct espdp *dp, struct dp_child *c)
 	g_ptr_array_remove(dp->ranges, c);
 }
 
+/* The replay key of IKE SA spi_i: one number per IKE SA, shared by its Child SAs (also
+ * those of a Child SA rekey) and kept across an IKE SA rekey (espdp_child_reparent), so a
+ * move selects exactly this peer's packets. Numbers are not reused before 2^32 IKE SAs. */
+static struct in_addr ike_key(struct espdp *dp, uint64_t spi_i, bool make)
+{
+	gpointer v = g_hash_table_lookup(dp->ike_keys, &spi_i);
+	struct in_addr key = { .s_addr = GPOINTER_TO_UINT(v) };
+	guint64 *k;
+
+	if (v || !make)
+		return key;
+	if (++dp->next_key == 0)
+		dp->next_key = 1;
+	key.s_addr = dp->next_key;
+	k = g_new(guint64, 1);
+	*k = spi_i;
+	g_hash_table_insert(dp->ike_keys, k, GUINT_TO_POINTER(key.s_addr));
+	return key;
+}
+
 int espdp_child_add(struct espdp *dp, const struct ike_child_info *ci, mm_time_ns now)
 {
 	struct esp_lifetime life;
@@ -322,6 +356,7 @@ int espdp_child_add(struct espdp *dp, const struct ike_child_info *ci, mm_time_n
 	c->v.added = now;
 	/* Child SAs of a MOBIKE IKE SA (created after its SA_UP, or rekeyed) are MOBIKE too. */
 	c->mobike = g_hash_table_contains(dp->mobike, &c->v.ike_spi_i);
+	c->replay_key = ike_key(dp, c->v.ike_spi_i, true);
 	c->peer.sin_family = AF_INET;
 	c->peer.sin_addr = ci->remote.addr;
 	/* ESP goes in UDP whatever was negotiated (espdp.h); to the peer's NAT mapping when
@@ -372,6 +407,7 @@ size_t espdp_child_del_ike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r)
 	if (!dp)
 		return 0;
 	g_hash_table_remove(dp->mobike, &spi_i);
+	g_hash_table_remove(dp->ike_keys, &spi_i);
 	for (guint i = 0; i < dp->all->len;) {
 		struct dp_child *c = g_ptr_array_index(dp->all, i);
 
@@ -394,6 +430,18 @@ size_t espdp_child_reparent(struct espdp *dp, uint64_t old_i, uint64_t old_r,
 	 * what IKE_AUTH negotiated). */
 	if (dp && g_hash_table_remove(dp->mobike, &old_i))
 		espdp_ike_set_mobike(dp, new_i, new_r);
+	/* The replay key too: the packets recorded before the rekey are this peer's. */
+	if (dp) {
+		struct in_addr key = ike_key(dp, old_i, false);
+
+		if (key.s_addr) {
+			guint64 *k = g_new(guint64, 1);
+
+			*k = new_i;
+			g_hash_table_remove(dp->ike_keys, &old_i);
+			g_hash_table_replace(dp->ike_keys, k, GUINT_TO_POINTER(key.s_addr));
+		}
+	}
 	for (guint i = 0; dp && i < dp->all->len; i++) {
 		struct dp_child *c = g_ptr_array_index(dp->all, i);
 
@@ -606,6 +654,48 @@ static void send_batch(struct espdp *dp, struct sock_batch *b, mm_time_ns now)
 	b->count = 0;
 }
 
+/* Encapsulate the inner packet of len bytes in tx slot i for Child SA c and queue it as
+ * sendmmsg slot (*k)++. False when esp/ refused it (counted, logged). */
+static bool out_queue(struct espdp *dp, struct dp_child *c, unsigned i, size_t len,
+		      unsigned *k, mm_time_ns now)
+{
+	struct esp_batch *b = &dp->tx;
+	struct sock_batch_slot *s;
+	uint8_t *data;
+	int rc;
+
+	if (esp_batch_set_inner(b, i, len) < 0)
+		return false;
+	rc = esp_encap(c->out, &b->pkt[i], ESP_NH_IPV4, now);
+	if (rc < 0) {
+		enum esp_drop why = esp_drop_reason(rc);
+
+		dp->st.out_esp_errors++;
+		c->v.out_drops[why]++;
+		if (why != ESP_DROP_EXPIRED)
+			drop_log(dp, now, "cannot encapsulate for Child SA 0x%08x: %s",
+				 c->v.spi_out, esp_drop_name(why));
+		else
+			note_event(dp, c, ESP_EV_HARD);
+		return false;
+	}
+	note_event(dp, c, rc);
+	if (esp_pkt_data(&b->pkt[i], &data) < 0)
+		return false;
+	s = &b->sock.slot[(*k)++];
+	s->data = data;
+	s->len = b->pkt[i].len;
+	memset(&s->meta, 0, sizeof(s->meta));
+	s->meta.peer = c->peer;
+	/* The SA's own outer address (MOBIKE moves it, RFC 4555 3.5) and its interface, so a
+	 * path opened on 0.0.0.0 (mnd) never sends into a tunnel whatever the routes say. */
+	s->meta.local = c->v.local.addr.s_addr ? c->v.local.addr : dp->cfg.listen;
+	s->meta.ifindex = c->ifindex;
+	dp->st.out_packets++;
+	dp->st.out_bytes += (uint64_t)len;
+	return true;
+}
+
 void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 {
 	struct esp_batch *b;
@@ -618,13 +708,11 @@ void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 		bool drained = false;
 
 		for (i = 0; i < b->n; i++) {
-			struct sock_batch_slot *s;
 			struct dp_child *c;
 			struct sel_pkt p;
 			uint8_t *data;
 			size_t room;
 			ssize_t n;
-			int rc;
 
 			if (esp_batch_inner(b, i, &data, &room) < 0)
 				break;
@@ -658,37 +746,14 @@ void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 					 c->v.spi_out);
 				continue;
 			}
-			esp_batch_set_inner(b, i, (size_t)n);
-			rc = esp_encap(c->out, &b->pkt[i], ESP_NH_IPV4, now);
-			if (rc < 0) {
-				enum esp_drop why = esp_drop_reason(rc);
-
-				dp->st.out_esp_errors++;
-				c->v.out_drops[why]++;
-				if (why != ESP_DROP_EXPIRED)
-					drop_log(dp, now, "cannot encapsulate for Child SA 0x%08x: %s",
-						 c->v.spi_out, esp_drop_name(why));
-				else
-					note_event(dp, c, ESP_EV_HARD);
-				continue;
-			}
-			note_event(dp, c, rc);
-			if (esp_pkt_data(&b->pkt[i], &data) < 0)
-				continue;
-			s = &b->sock.slot[k++];
-			s->data = data;
-			s->len = b->pkt[i].len;
-			memset(&s->meta, 0, sizeof(s->meta));
-			s->meta.peer = c->peer;
-			/* The SA's own outer address (MOBIKE moves it, RFC 4555 3.5) and its
-			 * interface, so a path opened on 0.0.0.0 (mnd) never sends into a
-			 * tunnel whatever the routes say. */
-			s->meta.local = c->v.local.addr.s_addr ? c->v.local.addr :
-				dp->cfg.listen;
-			s->meta.ifindex = c->ifindex;
-			dp->st.out_packets++;
-			dp->st.out_bytes += (uint64_t)n;
+			/* Kept before encapsulation, which encrypts in place: the ring holds
+			 * the inner packet only. */
+			if (dp->replay)
+				pkt_replay_record(dp->replay, c->replay_key, data, (size_t)n, now);
+			out_queue(dp, c, i, (size_t)n, &k, now);
 		}
+		if (dp->replay)
+			dp->st.replay_too_big = pkt_replay_too_big(dp->replay);
 		b->sock.count = k;
 		if (k)
 			send_batch(dp, &b->sock, now);
@@ -696,6 +761,114 @@ void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 		if (drained || i < b->n)
 			break;
 	}
+}
+
+/* --- handover replay (replay.h) ------------------------------------------------------- */
+
+int espdp_set_replay(struct espdp *dp, mm_time_ns window, mm_time_ns rtt, size_t max_bytes,
+		     size_t max_packet)
+{
+	struct pkt_replay *rp = NULL;
+	unsigned *idx;
+	int rc;
+
+	if (!dp || (window && (max_packet == 0 || max_packet > PKT_REPLAY_SLOT_DATA_MAX)))
+		return -EINVAL;
+	dp->replay_window = window;
+	dp->replay_rtt = rtt;
+	dp->replay_max_bytes = max_bytes;
+	if (window && dp->replay && pkt_replay_slot_data(dp->replay) == max_packet)
+		return 0;
+	pkt_replay_free(dp->replay);
+	dp->replay = NULL;
+	free(dp->replay_idx);
+	dp->replay_idx = NULL;
+	if (!window)
+		return 0;
+	rc = pkt_replay_new(PKT_REPLAY_SLOTS_DEFAULT, max_packet, &rp);
+	if (rc < 0)
+		return rc;
+	idx = calloc(PKT_REPLAY_SLOTS_DEFAULT, sizeof(*idx));
+	if (!idx) {
+		pkt_replay_free(rp);
+		return -ENOMEM;
+	}
+	dp->replay = rp;
+	dp->replay_idx = idx;
+	return 0;
+}
+
+/* Selected packet idx into tx slot i and queued for the moved IKE SA; false when it is no
+ * longer one of that SA's (its SA went, or the address moved to another peer). */
+static bool replay_one(struct espdp *dp, unsigned idx, unsigned i, uint64_t spi_i,
+		       uint64_t spi_r, unsigned *k, mm_time_ns now)
+{
+	const uint8_t *pkt;
+	struct dp_child *c;
+	struct sel_pkt p;
+	uint8_t *data;
+	size_t len, room;
+
+	pkt = pkt_replay_packet(dp->replay, idx, &len);
+	if (!pkt || esp_batch_inner(&dp->tx, i, &data, &room) < 0 || len >= room)
+		return false;
+	memcpy(data, pkt, len);
+	if (sel_parse(data, len, &p) < 0)
+		return false;
+	/* Looked up again: the newest Child SA now (a rekey since is fine), and it must still
+	 * be the moved IKE SA's and allow the packet. */
+	c = lookup_out(dp, &p);
+	if (!c || c->v.ike_spi_i != spi_i || c->v.ike_spi_r != spi_r ||
+	    !sel_outbound_ok(&c->v.ts_local, &c->v.ts_remote, &p))
+		return false;
+	return out_queue(dp, c, i, len, k, now);
+}
+
+size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now)
+{
+	struct esp_batch *b;
+	struct in_addr key;
+	mm_time_ns since = 0;
+	uint64_t sent0, bytes0, sent, bytes;
+	unsigned n = 0, done = 0;
+
+	if (!dp || !dp->replay)
+		return 0;
+	b = &dp->tx;
+	sent0 = dp->st.out_packets;
+	bytes0 = dp->st.out_bytes;
+	key = ike_key(dp, spi_i, false);
+	if (key.s_addr) {
+		since = pkt_replay_start(dp->replay, key, now, dp->replay_window, dp->replay_rtt);
+		n = pkt_replay_select(dp->replay, key, since, dp->replay_max_bytes,
+				      dp->replay_idx, pkt_replay_slots(dp->replay));
+	}
+	/* tx is free here: this runs from the engine's actions, never in the middle of an
+	 * espdp_tun_readable batch; expiries stay queued (flush_events would call the engine
+	 * back from inside its own actions). The bytes count what was handed to the socket
+	 * (a refused datagram's bytes stay counted, as in out_bytes). */
+	while (done < n) {
+		unsigned k = 0;
+
+		for (unsigned i = 0; i < b->n && done < n; i++, done++)
+			if (!replay_one(dp, dp->replay_idx[done], i, spi_i, spi_r, &k, now))
+				dp->st.replay_skipped++;
+		b->sock.count = k;
+		if (k)
+			send_batch(dp, &b->sock, now);
+	}
+	/* send_batch takes back what the socket refused. */
+	sent = dp->st.out_packets - sent0;
+	bytes = dp->st.out_bytes - bytes0;
+	dp->st.replays++;
+	dp->st.replayed_packets += sent;
+	dp->st.replayed_bytes += bytes;
+	LOG_INFO(&dp->log, "MOBIKE: replayed %llu packets (%llu bytes, since %llu ms before the "
+		 "move) of IKE SA %016llx_i %016llx_r to the new address",
+		 (unsigned long long)sent, (unsigned long long)bytes,
+		 (unsigned long long)(key.s_addr && now > since ? (now - since) / MM_MSEC(1) : 0),
+		 (unsigned long long)spi_i, (unsigned long long)spi_r);
+	return (size_t)sent;
 }
 
 /* --- inbound ------------------------------------------------------------------------- */
@@ -743,6 +916,9 @@ static void deliver(struct espdp *dp, struct dp_child *c, struct esp_pkt *pkt,
 		c->peer.sin_addr = from->sin_addr;
 		c->peer.sin_port = from->sin_port;
 	}
+	/* Through the current path: the peer had what we sent a round trip ago (replay.h). */
+	if (dp->replay)
+		pkt_replay_note_reverse(dp->replay, c->replay_key, now);
 	/* The peer is alive whatever the TUN does with the packet. */
 	if (dp->cfg.activity && (!c->activity_told || now >= c->activity_told + ACTIVITY_INTERVAL)) {
 		c->activity_told = now ? now : 1;

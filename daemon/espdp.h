@@ -27,6 +27,17 @@
  * What stays in each daemon: vpngw/ the pool, its routes and the policy of which selectors
  * a peer gets; mnd/ the intranet routes and the pinned route to the gateway.
  *
+ * Handover replay (daemon/replay.h; off until espdp_set_replay()): every inner packet sent
+ * is also kept in one ring, keyed by its IKE SA (all its Child SAs, across Child SA and
+ * IKE SA rekeys: exactly "this peer's recent packets", whatever its selectors), and ESP
+ * that arrives from an SA's current peer address notes the key's last reverse packet.
+ * After a MOBIKE move (espdp_ike_move, RFC 4555 3.5) espdp_ike_replay() sends what went to
+ * the old address since (last reverse packet) - (round trip) again, through the moved SA
+ * to the new address, oldest first: ordinary new ESP packets (fresh sequence numbers, RFC
+ * 4303 3.3.3), nothing on the wire tells them apart. Packets that did arrive reach the
+ * peer twice: TCP discards them (mnd's Mobile IPv4 path over the VPN also drops exact
+ * duplicates after a move, mnd/dedup.h; plain VPN traffic goes to the kernel as it is).
+ *
  * Nothing is allocated per packet. The daemon owns the fds; this file does the reads,
  * writes, recvmmsg and sendmmsg on them.
  */
@@ -89,6 +100,11 @@ struct espdp_stats {
 	uint64_t other_source;                 /* the same on a MOBIKE SA: delivered, not
 						* followed, not liveness (RFC 4555 3.8, 3.12) */
 	uint64_t moves;                        /* espdp_ike_move() calls (MOBIKE moves) */
+	uint64_t replays;                      /* espdp_ike_replay() calls with replay on */
+	uint64_t replayed_packets, replayed_bytes;   /* sent again after moves (also in
+						      * out_packets / out_bytes) */
+	uint64_t replay_skipped;               /* selected, but no longer for the moved SA */
+	uint64_t replay_too_big;               /* longer than a ring slot: never kept */
 	uint64_t log_suppressed;
 	size_t children;                       /* Child SAs installed */
 };
@@ -141,6 +157,19 @@ size_t espdp_ike_set_mobike(struct espdp *dp, uint64_t spi_i, uint64_t spi_r);
 size_t espdp_ike_move(struct espdp *dp, uint64_t spi_i, uint64_t spi_r,
 		      const struct ike_endpoint *local, const struct ike_endpoint *remote,
 		      bool udp_encap, int ifindex);
+/* Handover replay (see the top, daemon/replay.h): keep the packets of the last `window`
+ * (0: off, the ring is freed), at most max_bytes of them sent again per move, starting
+ * `rtt` before the last packet that came back through the old path; packets up to
+ * max_packet bytes (the TUN's MTU) are kept. May be called again (SIGHUP): a new
+ * max_packet empties the ring. 0, -EINVAL, or -ENOMEM (replay off). */
+int espdp_set_replay(struct espdp *dp, mm_time_ns window, mm_time_ns rtt, size_t max_bytes,
+		     size_t max_packet);
+/* After espdp_ike_move() of IKE SA spi_i/spi_r at `now`: send its recent packets again
+ * through its Child SAs (one sendmmsg per batch), oldest first; one info line "MOBIKE:
+ * replayed N packets (B bytes, since T ms before the move)". Returns how many went out
+ * (0 with replay off). Expiries it meets are reported by the next batch or poll, never
+ * from inside this call (it runs inside the engine's actions). */
+size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now);
 /* The outgoing interface of one Child SA (a path opened on 0.0.0.0: mnd). 0 or -ENOENT. */
 int espdp_child_set_ifindex(struct espdp *dp, uint32_t spi_in, int ifindex);
 /* Iterate (*cursor = 0 first) in no particular order. */

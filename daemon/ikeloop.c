@@ -187,6 +187,10 @@ static void sa_moved(struct ikeloop *il, const struct ike_move_info *mv, const c
 	LOG_INFO(&il->log, "MOBIKE: IKE SA %016llx_i %016llx_r: %zu Child SA%s moved in the "
 		 "data path", (unsigned long long)mv->sa.spi_i, (unsigned long long)mv->sa.spi_r,
 		 n, n == 1 ? "" : "s");
+	/* What went to the old address since the peer left it, again to the new one (a no-op
+	 * unless the daemon turned handover replay on: espdp_set_replay). */
+	if (il->dp && n)
+		espdp_ike_replay(il->dp, mv->sa.spi_i, mv->sa.spi_r, now_ns());
 }
 
 static void keylog(struct ikeloop *il, const char *line)

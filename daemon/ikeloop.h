@@ -22,7 +22,9 @@
  *	KEYLOG      a line in the keylog file, when there is one
  *	SA_MOVED    MOBIKE (RFC 4555 3.5): every Child SA of the IKE SA moves to the new outer
  *	            endpoints in the data path at once (espdp_ike_move; the engine logged
- *	            the move itself: old pair, new pair, NAT, time taken); then ops.action
+ *	            the move itself: old pair, new pair, NAT, time taken), then the data
+ *	            path's handover replay when the daemon turned it on (espdp_ike_replay:
+ *	            the packets lost on the old path, again to the new one); then ops.action
  *	others      ops.action (MOVE_FAILED, PEER_ADDRESSES, kinds newer than this file;
  *	            NULL: ignored)
  * What the daemons do beyond that (their own log lines, routes, status, backoff, pool)

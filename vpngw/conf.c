@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "daemon/proposals.h"
+#include "daemon/replay.h"
 #include "vpngw/creds.h"
 #include "vpngw/ident.h"
 
@@ -27,7 +28,8 @@
 static const char *const gateway_keys[] = {
 	"listen", "pool", "tunnel-address", "dns", "tunnel-device", "tunnel-mtu",
 	"control-socket", "keylog-file", "cookie-threshold", "half-open-max", "max-sas",
-	"dpd-interval", NULL,
+	"dpd-interval", "handover-replay-ms", "handover-replay-bytes", "handover-replay-rtt-ms",
+	NULL,
 };
 
 static const char *const peer_keys[] = {
@@ -166,6 +168,19 @@ static int load_gateway(const struct cfg *c, struct vpngw_conf *conf)
 			       &v)) < 0)
 		return -EINVAL;
 	conf->dpd_interval = v;
+	/* The same keys and limits as the home agent's (ha/conf.h). */
+	if ((rc = cfg_get_uint(c, G, "handover-replay-ms", CFG_OPTIONAL, 0, 10000,
+			       PKT_REPLAY_MS_DEFAULT, &v)) < 0)
+		return -EINVAL;
+	conf->replay_ms = v;
+	if ((rc = cfg_get_uint(c, G, "handover-replay-bytes", CFG_OPTIONAL, 1500, 1u << 30,
+			       PKT_REPLAY_BYTES_DEFAULT, &v)) < 0)
+		return -EINVAL;
+	conf->replay_bytes = v;
+	if ((rc = cfg_get_uint(c, G, "handover-replay-rtt-ms", CFG_OPTIONAL, 1, 10000,
+			       PKT_REPLAY_RTT_MS_DEFAULT, &v)) < 0)
+		return -EINVAL;
+	conf->replay_rtt_ms = v;
 	if (conf->cookie_threshold > conf->half_open_max)
 		return bad(c, G, "cookie-threshold", "%u is above half-open-max (%u): cookies "
 			   "would never be asked for", conf->cookie_threshold,

@@ -17,6 +17,12 @@
  *	half-open-max     half-open SAs above which new requests are dropped           (4096)
  *	max-sas           IKE SAs at most                                              (65536)
  *	dpd-interval      seconds of silence before a liveness check (2.4), 0 = off       (30)
+ *	handover-replay-ms  after a MOBIKE move, send the packets of the last N ms again to
+ *	                  the new address, 0 = off (daemon/replay.h, espdp.h)    (1000)
+ *	handover-replay-bytes  at most this much of them per move                 (524288)
+ *	handover-replay-rtt-ms  the longest round trip to a peer the replay covers; it
+ *	                  starts that long before the last packet that came back
+ *	                  through the old path                                    (150)
  *
  * [peer NAME]  (one per class of peers, at least one; the responder picks by IDi)
  *	remote-id         who the peer must be (ident.h syntax; %any: whoever the credentials
@@ -95,6 +101,9 @@ struct vpngw_conf {
 	char *keylog_file;                   /* NULL: off */
 	unsigned cookie_threshold, half_open_max, max_sas;
 	unsigned dpd_interval;
+	unsigned replay_ms;                  /* 0: handover replay off */
+	unsigned replay_bytes;
+	unsigned replay_rtt_ms;
 	size_t npeers;
 	struct ike_peer_cfg *peers;          /* npeers, for ike_engine_cfg.peers */
 	struct vpngw_peer *own;              /* npeers, same order */

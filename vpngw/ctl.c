@@ -300,6 +300,12 @@ char *vpngw_ctl_stats_json(const struct ike_engine_stats *ike, size_t ike_sas,
 		json_kv_uint(&j, "peer_moved", d->peer_moved);
 		json_kv_uint(&j, "other_source", d->other_source);
 		json_kv_uint(&j, "moves", d->moves);
+		/* handover replay after MOBIKE moves (daemon/replay.h) */
+		json_kv_uint(&j, "replays", d->replays);
+		json_kv_uint(&j, "replayed_packets", d->replayed_packets);
+		json_kv_uint(&j, "replayed_bytes", d->replayed_bytes);
+		json_kv_uint(&j, "replay_skipped", d->replay_skipped);
+		json_kv_uint(&j, "replay_too_big", d->replay_too_big);
 		json_kv_uint(&j, "log_lines_suppressed", d->log_suppressed);
 		json_key(&j, "in_drops");
 		json_begin_object(&j);

@@ -23,6 +23,10 @@
  * SA in the data path on IKE_ACT_SA_MOVED; here the SA's record follows (its NAT
  * keepalives go to the new pair only, RFC 4621 5.2.6) and keeps the last move for gwctl.
  * Our address set is the listen address (engine cfg local_addrs, announced: RFC 4555 3.4).
+ * Handover replay (handover-replay-ms, on by default; daemon/replay.h): right after a move
+ * the data path sends again, to the new address, what it had sent to the old one since the
+ * peer left it, so a TCP stream towards the peer does not wait for its retransmission
+ * timeout (ikeloop calls espdp_ike_replay; this file only configures it, also on SIGHUP).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,6 +86,7 @@ struct vpngw {
 	struct in_addr listen;
 	char tun_name[IFNAMSIZ];
 	int tun_ifindex;
+	unsigned tun_mtu;
 	struct ikeloop *il;              /* the engine, UDP 500 / 4500 and the data path */
 	struct pool *pool;
 	struct control_server *ctl;
@@ -418,6 +423,17 @@ static char *ctl_handle(const char *request, void *user)
 
 /* --- configuration reload ------------------------------------------------------------ */
 
+/* Handover replay from the configuration (espdp.h): slots as large as the TUN's MTU. */
+static void set_replay(struct vpngw *d)
+{
+	int rc = espdp_set_replay(ikeloop_dp(d->il), MM_MSEC(d->conf.replay_ms),
+				  MM_MSEC(d->conf.replay_rtt_ms), d->conf.replay_bytes,
+				  d->tun_mtu);
+
+	if (rc < 0)
+		LOG_WARNING(&d->log, "handover replay off: %s", strerror(-rc));
+}
+
 static bool conf_in_use(struct vpngw *d, const struct vpngw_conf *c)
 {
 	struct ike_sa_info info;
@@ -493,6 +509,7 @@ static void on_reload(void *user)
 	r->next = d->retired;
 	d->retired = r;
 	d->conf = nc;
+	set_replay(d);
 	/* The keylog file follows the new configuration. */
 	ikeloop_set_keylog(d->il, NULL);
 	if (d->conf.keylog_file)
@@ -594,6 +611,8 @@ static int start(void *user)
 		LOG_ERROR(&d->log, "cannot set up the data path: %s", strerror(-rc));
 		return rc;
 	}
+	d->tun_mtu = d->conf.tunnel_mtu;
+	set_replay(d);
 	if (d->conf.keylog_file && (rc = open_keylog(d)) < 0)
 		return rc;
 	d->sas = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);

@@ -455,6 +455,10 @@ static void test_psk_conf(void)
 	CHECK_EQ_U64(c.half_open_max, 4096);
 	CHECK_EQ_U64(c.max_sas, 65536);
 	CHECK_EQ_U64(c.dpd_interval, 30);
+	/* Handover replay on by default, ha's defaults (daemon/replay.h). */
+	CHECK_EQ_U64(c.replay_ms, 1000);
+	CHECK_EQ_U64(c.replay_bytes, 524288);
+	CHECK_EQ_U64(c.replay_rtt_ms, 150);
 	CHECK_EQ_U64(c.npeers, 1);
 	p = &c.peers[0];
 	CHECK_STR(p->name, "mn");
@@ -550,6 +554,9 @@ static void test_full_conf(void)
 		 "half-open-max = 100\n"
 		 "max-sas = 1000\n"
 		 "dpd-interval = 0\n"
+		 "handover-replay-ms = 0\n"
+		 "handover-replay-bytes = 65536\n"
+		 "handover-replay-rtt-ms = 40\n"
 		 "colour = blue\n"
 		 "[peer certs]\n"
 		 "remote-id = %%any\n"
@@ -593,6 +600,9 @@ static void test_full_conf(void)
 	CHECK_EQ_U64(c.half_open_max, 100);
 	CHECK_EQ_U64(c.max_sas, 1000);
 	CHECK_EQ_U64(c.dpd_interval, 0);
+	CHECK_EQ_U64(c.replay_ms, 0);
+	CHECK_EQ_U64(c.replay_bytes, 65536);
+	CHECK_EQ_U64(c.replay_rtt_ms, 40);
 	CHECK_EQ_U64(c.ndns, 0);
 	CHECK_EQ_U64(c.npeers, 3);
 	p = &c.peers[0];
@@ -715,6 +725,12 @@ static void test_errors(void)
 		    "out of range"));
 	CHECK(v_bad("[peer mn]", "dpd-interval = 86401\n[peer mn]", "vpngw.conf: [gateway] "
 		    "dpd-interval: 86401 is out of range (0..86400)"));
+	CHECK(v_bad("[peer mn]", "handover-replay-ms = 10001\n[peer mn]", "vpngw.conf: "
+		    "[gateway] handover-replay-ms: 10001 is out of range (0..10000)"));
+	CHECK(v_bad("[peer mn]", "handover-replay-bytes = 100\n[peer mn]", "vpngw.conf: "
+		    "[gateway] handover-replay-bytes: 100 is out of range"));
+	CHECK(v_bad("[peer mn]", "handover-replay-rtt-ms = 0\n[peer mn]", "vpngw.conf: "
+		    "[gateway] handover-replay-rtt-ms: 0 is out of range (1..10000)"));
 	CHECK(v_bad("[peer mn]", "cookie-threshold = 50\nhalf-open-max = 40\n[peer mn]",
 		    "vpngw.conf: [gateway] cookie-threshold: 50 is above half-open-max (40): "
 		    "cookies would never be asked for"));

@@ -297,6 +297,9 @@ static void test_stats(void)
 	esp = jv_get(doc, "esp");
 	CHECK(esp && strcmp(str(esp, "other_source"), "0") == 0 &&
 	      strcmp(str(esp, "moves"), "0") == 0);
+	CHECK(esp && strcmp(str(esp, "replays"), "0") == 0 &&
+	      strcmp(str(esp, "replayed_packets"), "0") == 0 &&
+	      strcmp(str(esp, "replayed_bytes"), "0") == 0);
 	CHECK(esp && strcmp(str(esp, "in_packets"), "0") == 0 && jv_get(esp, "in_drops") &&
 	      strcmp(str(jv_get(esp, "in_drops"), "replay"), "0") == 0 &&
 	      strcmp(str(jv_get(esp, "in_drops"), "auth-failed"), "0") == 0);

@@ -1,0 +1,169 @@
+/* Handover replay ring. See replay.h. */
+#include "daemon/replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct replay_slot {
+	mm_time_ns at;
+	struct in_addr key;
+	uint16_t len;                  /* 0: empty */
+};
+
+struct replay_seen {
+	struct in_addr key;
+	mm_time_ns at;                 /* 0: empty */
+};
+
+struct pkt_replay {
+	struct replay_seen seen[PKT_REPLAY_SEEN];  /* direct-mapped by key */
+	unsigned nslots;
+	size_t slot_data;
+	unsigned next;                 /* slot the next record overwrites (the oldest) */
+	uint64_t too_big;
+	struct replay_slot *slot;
+	uint8_t *data;                 /* nslots * slot_data */
+};
+
+int pkt_replay_new(unsigned slots, size_t slot_data, struct pkt_replay **out)
+{
+	struct pkt_replay *rp;
+
+	if (slots == 0 || slot_data == 0 || slot_data > PKT_REPLAY_SLOT_DATA_MAX || !out)
+		return -EINVAL;
+	rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return -ENOMEM;
+	rp->slot = calloc(slots, sizeof(*rp->slot));
+	rp->data = calloc(slots, slot_data);
+	if (!rp->slot || !rp->data) {
+		pkt_replay_free(rp);
+		return -ENOMEM;
+	}
+	rp->nslots = slots;
+	rp->slot_data = slot_data;
+	*out = rp;
+	return 0;
+}
+
+void pkt_replay_free(struct pkt_replay *rp)
+{
+	if (!rp)
+		return;
+	free(rp->slot);
+	free(rp->data);
+	free(rp);
+}
+
+static uint8_t *slot_bytes(const struct pkt_replay *rp, unsigned idx)
+{
+	return rp->data + (size_t)idx * rp->slot_data;
+}
+
+void pkt_replay_record(struct pkt_replay *rp, struct in_addr key, const uint8_t *pkt,
+		       size_t len, mm_time_ns now)
+{
+	struct replay_slot *s;
+
+	if (!rp || !pkt || len == 0)
+		return;
+	if (len > rp->slot_data) {
+		rp->too_big++;
+		return;
+	}
+	s = &rp->slot[rp->next];
+	s->at = now;
+	s->key = key;
+	s->len = (uint16_t)len;
+	memcpy(slot_bytes(rp, rp->next), pkt, len);
+	rp->next = (rp->next + 1) % rp->nslots;
+}
+
+static unsigned seen_index(struct in_addr key)
+{
+	uint32_t h = key.s_addr * 0x9e3779b1u;
+
+	return (h >> 16) % PKT_REPLAY_SEEN;
+}
+
+void pkt_replay_note_reverse(struct pkt_replay *rp, struct in_addr key, mm_time_ns now)
+{
+	struct replay_seen *e;
+
+	if (!rp)
+		return;
+	e = &rp->seen[seen_index(key)];
+	e->key = key;                  /* a collision only costs the other key its estimate */
+	e->at = now;
+}
+
+mm_time_ns pkt_replay_start(const struct pkt_replay *rp, struct in_addr key, mm_time_ns now,
+			    mm_time_ns window, mm_time_ns rtt)
+{
+	mm_time_ns start = now > window ? now - window : 0;
+	const struct replay_seen *e;
+
+	if (!rp)
+		return start;
+	e = &rp->seen[seen_index(key)];
+	if (e->at && e->key.s_addr == key.s_addr && e->at > rtt && e->at - rtt > start)
+		start = e->at - rtt;
+	return start;
+}
+
+unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_time_ns since,
+			   size_t max_bytes, unsigned *out, unsigned max_out)
+{
+	unsigned n = 0;
+	size_t bytes = 0;
+
+	if (!rp || !out || max_out == 0)
+		return 0;
+	/* Walk from the newest slot backwards; stop at the window's start, the budget, or the
+	 * ring's start. Slots are recorded in time order, so the first too-old slot ends it. */
+	for (unsigned k = 1; k <= rp->nslots; k++) {
+		unsigned idx = (rp->next + rp->nslots - k) % rp->nslots;
+		const struct replay_slot *s = &rp->slot[idx];
+
+		if (s->len == 0 || s->at < since)
+			break;
+		if (s->key.s_addr != key.s_addr)
+			continue;
+		if (bytes + s->len > max_bytes || n == max_out)
+			break;
+		bytes += s->len;
+		out[n++] = idx;
+	}
+	/* Oldest first: the order they were first sent in. */
+	for (unsigned i = 0; i < n / 2; i++) {
+		unsigned t = out[i];
+
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	return n;
+}
+
+const uint8_t *pkt_replay_packet(const struct pkt_replay *rp, unsigned idx, size_t *len)
+{
+	if (!rp || idx >= rp->nslots || rp->slot[idx].len == 0 || !len)
+		return NULL;
+	*len = rp->slot[idx].len;
+	return slot_bytes(rp, idx);
+}
+
+unsigned pkt_replay_slots(const struct pkt_replay *rp)
+{
+	return rp ? rp->nslots : 0;
+}
+
+size_t pkt_replay_slot_data(const struct pkt_replay *rp)
+{
+	return rp ? rp->slot_data : 0;
+}
+
+uint64_t pkt_replay_too_big(const struct pkt_replay *rp)
+{
+	return rp ? rp->too_big : 0;
+}
