@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -89,22 +88,13 @@ def run_config(a, rundir: Path, gw_inside: bool) -> tuple[list[dict], float, dic
                 raise RuntimeError("the IKE SA did not come up from int-x")
         # mn -> ha from the care-of address on int-x (mode c: nothing filtered); the
         # emulator delays forwarded packets only, so the routers' own pings would not see it
-        r = t.run("mn", ["ping", "-n", "-q", "-c", "5", "-i", "0.2", "-I", "wlan0",
-                         racelib.HA_ADDRESS], check=False)
-        m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
-        info = {"mn on int-x -> ha": float(m.group(1)) if m else None,
+        ping = udpprobe.ping_rtt_ms(t, "mn", "wlan0", racelib.HA_ADDRESS)
+        info = {"mn on int-x -> ha": ping,
                 "nominal": 2 * a.delay_ms}
         print(f"RTT (avg ms): {info}", flush=True)
         rtt = info["mn on int-x -> ha"] or 2 * a.delay_ms
-        rlog = rundir / "probe-mn.log"
-        script = str(HERE / "udpprobe.py")
-        probes.append(t.spawn("mn", ["/usr/bin/python3", script, "recv", "--port", "5005",
-                                     "--log", str(rlog)]))
-        time.sleep(0.3)
-        probes.append(t.spawn("cn", ["/usr/bin/python3", script, "send", "--dst",
-                                     HOME_ADDRESS, "--port", "5005", "--interval", "0.01",
-                                     "--log", str(rundir / "probe-cn.log")]))
-        time.sleep(1.0)
+        procs, rlog = udpprobe.start_pair(t, rundir, HOME_ADDRESS)
+        probes.extend(procs)
         for rnd in range(a.rounds):
             for net, mode, kind in MOVES:
                 est0 = env.vpn_status().get("established", 0)

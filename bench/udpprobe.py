@@ -47,6 +47,35 @@ def read_log(path) -> list[float]:
     return out
 
 
+def start_pair(topo, rundir, dst: str, rx_node: str = "mn", tx_node: str = "cn",
+               port: int = 5005, interval: float = 0.01) -> tuple[list, object]:
+    """This probe between two namespaces of a topology (tests/topology/topo.py): the
+    receiver in rx_node logging to rundir/probe-<rx_node>.log, then the sender in tx_node to
+    dst. Returns (processes, receiver log path); the caller terminates the processes."""
+    from pathlib import Path  # noqa: PLC0415
+
+    rlog = Path(rundir) / f"probe-{rx_node}.log"
+    me = str(Path(__file__).resolve())
+    procs = [topo.spawn(rx_node, ["/usr/bin/python3", me, "recv", "--port", str(port),
+                                  "--log", str(rlog)])]
+    time.sleep(0.3)
+    procs.append(topo.spawn(tx_node, ["/usr/bin/python3", me, "send", "--dst", dst, "--port",
+                                      str(port), "--interval", f"{interval:g}", "--log",
+                                      str(Path(rundir) / f"probe-{tx_node}.log")]))
+    time.sleep(1.0)
+    return procs, rlog
+
+
+def ping_rtt_ms(topo, node: str, iface: str, dst: str) -> float | None:
+    """Average RTT of 5 pings node -> dst out of iface (None when none came back)."""
+    import re  # noqa: PLC0415
+
+    r = topo.run(node, ["ping", "-n", "-q", "-c", "5", "-i", "0.2", "-I", iface, dst],
+                 check=False)
+    m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
+    return float(m.group(1)) if m else None
+
+
 def recv(a) -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", a.port))

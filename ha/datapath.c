@@ -16,7 +16,7 @@
 #include "common/sock.h"
 #include "daemon/droplog.h"
 #include "ha/pmtu.h"
-#include "ha/replay.h"
+#include "daemon/replay.h"
 #include "mip4/tunnel.h"
 
 #define BATCH 64
@@ -43,11 +43,11 @@ struct ha_datapath {
 	uint8_t *rev_pool;             /* REV_BATCH * REV_BUFSIZE */
 	struct sock_batch rx_raw;
 	struct ha_actions actions;
-	struct ha_replay *replay;      /* NULL: handover replay off */
+	struct pkt_replay *replay;      /* NULL: handover replay off */
 	mm_time_ns replay_window;
 	mm_time_ns replay_rtt;
 	size_t replay_max_bytes;
-	unsigned replay_idx[HA_REPLAY_SLOTS_DEFAULT];
+	unsigned replay_idx[PKT_REPLAY_SLOTS_DEFAULT];
 	uint8_t ka_reply[MIP4_UDP_TUNNEL_OVERHEAD + MIP4_IPV4_MAX];
 	/* Tunnel path MTU (RFC 2003 §5.1) */
 	int mtu_fd;                    /* UDP, connect()ed to an endpoint to read IP_MTU */
@@ -118,7 +118,7 @@ void ha_datapath_free(struct ha_datapath *dp)
 		close(dp->mtu_fd);
 	free(dp->fwd_pool);
 	free(dp->rev_pool);
-	ha_replay_free(dp->replay);
+	pkt_replay_free(dp->replay);
 	free(dp);
 }
 
@@ -380,13 +380,13 @@ void ha_datapath_tun_readable(struct ha_datapath *dp)
 		}
 		/* Recorded before encapsulation: the slot keeps the inner packet only. */
 		if (dp->replay)
-			ha_replay_record(dp->replay, ip.dst, pkt, (size_t)n, now);
+			pkt_replay_record(dp->replay, ip.dst, pkt, (size_t)n, now);
 		fwd_queue(dp, b, buf, pkt, (size_t)n);
 	}
 	fwd_flush(dp);
 }
 
-/* --- handover replay (replay.h) ------------------------------------------------------- */
+/* --- handover replay (daemon/replay.h) ------------------------------------------------------- */
 
 void ha_datapath_set_replay(struct ha_datapath *dp, mm_time_ns window, mm_time_ns rtt,
 			    size_t max_bytes)
@@ -397,11 +397,11 @@ void ha_datapath_set_replay(struct ha_datapath *dp, mm_time_ns window, mm_time_n
 	dp->replay_rtt = rtt;
 	dp->replay_max_bytes = max_bytes;
 	if (window == 0) {
-		ha_replay_free(dp->replay);
+		pkt_replay_free(dp->replay);
 		dp->replay = NULL;
 		return;
 	}
-	if (!dp->replay && ha_replay_new(HA_REPLAY_SLOTS_DEFAULT, &dp->replay) < 0)
+	if (!dp->replay && pkt_replay_new(PKT_REPLAY_SLOTS_DEFAULT, PKT_REPLAY_SLOT_DATA, &dp->replay) < 0)
 		LOG_WARNING(&dp->log, "no memory for the handover replay buffer: feature off");
 }
 
@@ -420,16 +420,16 @@ void ha_datapath_replay(struct ha_datapath *dp, struct in_addr hoa)
 	if (!b)
 		return;
 	now = clock_now(clock_monotonic());
-	since = ha_replay_start(dp->replay, hoa, now, dp->replay_window, dp->replay_rtt);
-	n = ha_replay_select(dp->replay, hoa, since, dp->replay_max_bytes, idx,
-			     HA_REPLAY_SLOTS_DEFAULT);
+	since = pkt_replay_start(dp->replay, hoa, now, dp->replay_window, dp->replay_rtt);
+	n = pkt_replay_select(dp->replay, hoa, since, dp->replay_max_bytes, idx,
+			     PKT_REPLAY_SLOTS_DEFAULT);
 	while (done < n) {
 		dp->tx_raw.count = 0;
 		dp->tx_udp.count = 0;
 		for (unsigned i = 0; i < BATCH && done < n; i++, done++) {
 			uint8_t *buf = dp->fwd_pool + (size_t)i * FWD_BUFSIZE;
 			size_t len;
-			const uint8_t *p = ha_replay_packet(dp->replay, idx[done], &len);
+			const uint8_t *p = pkt_replay_packet(dp->replay, idx[done], &len);
 
 			if (!p)
 				continue;
@@ -551,7 +551,7 @@ void ha_datapath_raw_readable(struct ha_datapath *dp)
 		if (!reverse_allowed(dp, MIP4_ENCAP_IPIP, &outer, info.inner.src))
 			continue;
 		if (dp->replay)
-			ha_replay_note_reverse(dp->replay, info.inner.src,
+			pkt_replay_note_reverse(dp->replay, info.inner.src,
 					       clock_now(clock_monotonic()));
 		to_tun(dp, s->data, s->len, info.inner.off, info.inner.len);
 	}
@@ -625,6 +625,6 @@ void ha_datapath_udp_data(struct ha_datapath *dp, const uint8_t *payload, size_t
 	if (!reverse_allowed(dp, MIP4_ENCAP_UDP, src, inner.src))
 		return;
 	if (dp->replay)
-		ha_replay_note_reverse(dp->replay, inner.src, clock_now(clock_monotonic()));
+		pkt_replay_note_reverse(dp->replay, inner.src, clock_now(clock_monotonic()));
 	to_tun(dp, payload, len, inner.off, inner.len);
 }

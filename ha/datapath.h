@@ -60,7 +60,7 @@ struct ha_dp_stats {
 	uint64_t keepalives;           /* keepalive requests answered */
 	uint64_t keepalives_refused;
 	uint64_t log_suppressed;
-	uint64_t replayed_packets;     /* sent again after a move (replay.h) */
+	uint64_t replayed_packets;     /* sent again after a move (daemon/replay.h) */
 	/* Tunnel path MTU (RFC 2003 §5.1, pmtu.h) */
 	uint64_t pmtu_learned;         /* a tunnel endpoint's path MTU read from the kernel */
 	uint64_t too_big_dropped;      /* DF set, does not fit the tunnel: dropped */
@@ -90,7 +90,7 @@ void ha_datapath_raw_readable(struct ha_datapath *dp);
 void ha_datapath_udp_data(struct ha_datapath *dp, const uint8_t *payload, size_t len,
 			  const struct sockaddr_in *src);
 
-/* Handover replay (replay.h): keep what was tunnelled in the last `window` (0: off) and send
+/* Handover replay (daemon/replay.h): keep what was tunnelled in the last `window` (0: off) and send
  * up to max_bytes of it again when a binding moves, from one round trip (`rtt`, the longest
  * covered) before the last packet that came back through the old tunnel. */
 void ha_datapath_set_replay(struct ha_datapath *dp, mm_time_ns window, mm_time_ns rtt,

@@ -2,6 +2,7 @@
  *
  *	hactl [--socket PATH] list [--json]
  *	hactl [--socket PATH] stats [--json]
+ *	hactl [--socket PATH] visitors [--json]     (foreign agent: the visitor list)
  *
  * --json prints the daemon's document as is; otherwise an aligned table (list) or aligned
  * "name value" lines (stats). Exit 0 on success, 1 when the home agent cannot be reached or
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: hactl [--socket PATH] list [--json]\n"
 		"       hactl [--socket PATH] stats [--json]\n"
+		"       hactl [--socket PATH] visitors [--json]\n"
 		"  --socket PATH   the home agent's control socket (default %s)\n"
 		"  --json          print the JSON document instead of a table\n",
 		HA_CONTROL_SOCKET_DEFAULT);
@@ -42,6 +44,75 @@ static char *cell(const struct jv *b, const char *key)
 	case JV_BOOL: return g_strdup(v->b ? "yes" : "no");
 	default: return g_strdup("-");
 	}
+}
+
+struct column {
+	const char *key, *title;
+	bool right;
+};
+
+/* An aligned table of the objects in doc[listkey]; the last column is not padded (no
+ * trailing blanks); then "N <noun>(s)". */
+static int print_table(const struct jv *doc, const char *listkey, const struct column *col,
+		       size_t ncol, const char *noun)
+{
+	const struct jv *list = jv_get(doc, listkey);
+	size_t *width, rows;
+	char ***cells;
+
+	if (!list || list->type != JV_ARRAY) {
+		fprintf(stderr, "hactl: the answer has no \"%s\" list\n", listkey);
+		return 1;
+	}
+	rows = list->n;
+	width = g_new0(size_t, ncol);
+	cells = g_new0(char **, rows);
+	for (size_t c = 0; c < ncol; c++)
+		width[c] = strlen(col[c].title);
+	for (size_t r = 0; r < rows; r++) {
+		cells[r] = g_new0(char *, ncol);
+		for (size_t c = 0; c < ncol; c++) {
+			cells[r][c] = cell(list->items[r], col[c].key);
+			if (strlen(cells[r][c]) > width[c])
+				width[c] = strlen(cells[r][c]);
+		}
+	}
+	for (size_t c = 0; c < ncol; c++)
+		printf("%s%*s", c ? "  " : "", c + 1 == ncol ? 0 : col[c].right ? (int)width[c]
+		       : -(int)width[c], col[c].title);
+	printf("\n");
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t c = 0; c < ncol; c++) {
+			printf("%s%*s", c ? "  " : "", c + 1 == ncol ? 0 : col[c].right
+			       ? (int)width[c] : -(int)width[c], cells[r][c]);
+			g_free(cells[r][c]);
+		}
+		printf("\n");
+		g_free(cells[r]);
+	}
+	g_free(cells);
+	g_free(width);
+	printf("%zu %s%s\n", rows, noun, rows == 1 ? "" : "s");
+	return 0;
+}
+
+static int print_visitors(const struct jv *doc)
+{
+	static const struct column col[] = {
+		{ "home_address", "HOME ADDRESS", false },
+		{ "home_agent", "HOME AGENT", false },
+		{ "link_address", "LINK ADDRESS", false },
+		{ "reverse_tunnel", "REVERSE", false },
+		{ "lifetime", "LIFETIME", true },
+		{ "remaining", "REMAINING", true },
+		{ "identification", "IDENTIFICATION", false },
+	};
+	const struct jv *pending = jv_get(doc, "pending");
+	int rc = print_table(doc, "visitors", col, G_N_ELEMENTS(col), "visitor");
+
+	if (rc == 0 && pending && pending->type == JV_NUMBER)
+		printf("%s pending request(s)\n", pending->num_text);
+	return rc;
 }
 
 static int print_list(const struct jv *doc)
@@ -157,6 +228,7 @@ static int print_stats(const struct jv *doc)
 static const struct ctlcli_cmd cmds[] = {
 	{ "list", print_list },
 	{ "stats", print_stats },
+	{ "visitors", print_visitors },
 };
 
 int main(int argc, char **argv)

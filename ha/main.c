@@ -15,8 +15,12 @@
  *	timer            binding expiry (engine) -> events applied -> journal (synced within
  *	                 a second: an expiry is no acknowledgement, and one lost in a crash
  *	                 happens again at load, from the recorded expiry time)
- *	control socket   hactl list / stats
+ *	control socket   hactl list / stats / visitors
  *	SIGTERM/SIGINT   save, remove proxy ARP entries and routes, exit 0; SIGHUP: reload keys
+ *
+ * With [foreign-agent] (alone or with [home-agent]) ha/fa.c adds the foreign agent's sockets
+ * and timers to the same loop; a foreign agent alone opens none of the above but the
+ * control socket.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +44,7 @@
 #include "ha/conf.h"
 #include "ha/ctl.h"
 #include "ha/datapath.h"
+#include "ha/fa.h"
 #include "ha/keys.h"
 #include "ha/persist.h"
 #include "ha/sysctl.h"
@@ -85,8 +90,10 @@ struct ha_daemon {
 	struct ha_engine *engine;
 	struct ha_attract *attract;
 	struct ha_datapath *dp;
+	struct fa *fa;                   /* [foreign-agent], or NULL */
 	struct control_server *ctl;
 	struct ha_ctl_ctx ctl_ctx;
+	struct fa_ctl_ctx fa_ctl;
 	int udp_fd, raw_fd, tun_fd;
 	int home_ifindex, tun_ifindex;
 	guint src_udp, src_raw, src_tun, src_sync, expiry_timer, flush_timer;
@@ -116,7 +123,7 @@ static void replay_moved(struct ha_daemon *d, const struct ha_actions *a);
 /* Carry out what the engine decided, in the order RFC 5944 §3.8.2.2 / §4.6 need: the home
  * link first (proxy ARP, routes, gratuitous ARP), then the journal records are queued; the
  * reply is held until they are on disk (end_batch, on_sync). Between the
- * two, the packets a moved binding missed are sent again (replay.h): they are data, not an
+ * two, the packets a moved binding missed are sent again (daemon/replay.h): they are data, not an
  * acknowledgement, and the binding is already in force for forwarding, so they need not
  * wait for the disk. */
 static void apply(struct ha_daemon *d, const struct ha_actions *a)
@@ -421,6 +428,10 @@ static void on_reload(void *user)
 	struct ha_daemon *d = user;
 	struct ha_keys *k = NULL;
 
+	if (!d->conf.has_ha) {
+		LOG_NOTICE(&d->log, "SIGHUP: nothing to reload (no [home-agent])");
+		return;
+	}
 	if (ha_keys_load(d->conf.keys_file, &k) < 0) {
 		LOG_ERROR(&d->log, "SIGHUP: keys-file %s not reloaded; keeping the %zu keys in use",
 			  d->conf.keys_file, ha_keys_count(d->keys));
@@ -527,7 +538,8 @@ static char *ctl_handle(const char *request, void *user)
 {
 	struct ha_daemon *d = user;
 	const struct ha_persist_stats *ps = ha_persist_stats(d->persist);
-	char *doc = ha_ctl_handle(request, &d->ctl_ctx), *extra, *out, *end;
+	char *doc = ha_ctl_handle_both(request, &d->ctl_ctx, d->fa ? &d->fa_ctl : NULL), *extra,
+		*out, *end;
 	struct json j;
 
 	if (!doc || !ps || strcmp(request, "stats") != 0 || !(end = strrchr(doc, '}')) ||
@@ -580,11 +592,9 @@ static void log_trusted(const struct ha_daemon *d)
 		   "carry the Trusted Networks Configured extension", list);
 }
 
-static int start(void *user)
+static int start_ha(struct ha_daemon *d)
 {
-	struct ha_daemon *d = user;
 	struct ha_engine_config ec;
-	GError *err = NULL;
 	char a[ADDR4_STRLEN], n[ADDR4_STRLEN];
 	int rc;
 
@@ -637,13 +647,6 @@ static int start(void *user)
 			       MM_MSEC((mm_time_ns)d->conf.replay_rtt_ms), d->conf.replay_bytes);
 	d->ctl_ctx.engine = d->engine;
 	d->ctl_ctx.dp = d->dp;
-	d->ctl = control_server_start(d->conf.control_socket, ctl_handle, d, &err);
-	if (!d->ctl) {
-		LOG_ERROR(&d->log, "%s: [home-agent] control-socket: %s", d->conf.path,
-			  err ? err->message : "cannot listen");
-		g_clear_error(&err);
-		return -EADDRINUSE;
-	}
 	d->src_udp = g_unix_fd_add(d->udp_fd, G_IO_IN, on_udp, d);
 	d->src_sync = g_unix_fd_add(ha_persist_event_fd(d->persist), G_IO_IN, on_sync, d);
 	d->src_raw = g_unix_fd_add(d->raw_fd, G_IO_IN, on_raw, d);
@@ -656,6 +659,35 @@ static int start(void *user)
 		   d->conf.udp == HA_UDP_ALLOW ? "allowed" : "denied", d->conf.max_lifetime);
 	if (d->conf.ntrusted)
 		log_trusted(d);
+	return 0;
+}
+
+static int start(void *user)
+{
+	struct ha_daemon *d = user;
+	GError *err = NULL;
+	int rc;
+
+	if (d->conf.has_ha && (rc = start_ha(d)) < 0)
+		return rc;
+	if (d->conf.has_fa) {
+		/* RFC 5944 §2.3: H only where this is also a home agent on that link. */
+		bool here = d->conf.has_ha && strcmp(d->conf.home_if, d->conf.fa.interface) == 0;
+
+		if ((rc = fa_start(&d->conf, here, &d->fa)) < 0)
+			return rc;
+		d->fa_ctl.engine = fa_get_engine(d->fa);
+		d->fa_ctl.dp = fa_get_datapath(d->fa);
+		d->fa_ctl.adv = fa_get_adv_stats(d->fa);
+	}
+	d->ctl = control_server_start(d->conf.control_socket, ctl_handle, d, &err);
+	if (!d->ctl) {
+		LOG_ERROR(&d->log, "%s: [%s] control-socket: %s", d->conf.path,
+			  d->conf.has_ha ? HA_CONF_GROUP : FA_CONF_GROUP,
+			  err ? err->message : "cannot listen");
+		g_clear_error(&err);
+		return -EADDRINUSE;
+	}
 	return 0;
 }
 
@@ -676,6 +708,9 @@ static void stop(void *user)
 	if (d->flush_timer)
 		g_source_remove(d->flush_timer);
 	control_server_stop(d->ctl);
+	d->ctl = NULL;
+	fa_stop(d->fa);
+	d->fa = NULL;
 	/* Clean stop: everything into a fresh snapshot, the journal restarted; then the
 	 * replies still held can go. */
 	if (d->persist && d->attract)

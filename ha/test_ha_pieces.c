@@ -26,7 +26,6 @@
 #include "ha/conf.h"
 #include "ha/ctl.h"
 #include "ha/neigh.h"
-#include "ha/replay.h"
 #include "ha/sysctl.h"
 #include "mip4/ha_engine.h"
 #include "mip4/ident.h"
@@ -399,76 +398,9 @@ static void test_netns(void)
 	close(fd);
 }
 
-/* Handover replay ring (replay.h): window, per-address selection, byte budget (newest win),
- * oldest-first order, ring wrap. */
-static void test_replay(void)
-{
-	struct ha_replay *rp = NULL;
-	struct in_addr a = ip("198.18.1.100"), b = ip("198.18.1.101");
-	uint8_t pkt[HA_REPLAY_SLOT_DATA + 1];
-	unsigned idx[16];
-	size_t len = 0;
-	const uint8_t *p;
-	unsigned n;
-
-	CHECK(ha_replay_new(0, &rp) == -EINVAL);
-	CHECK(ha_replay_new(8, &rp) == 0 && rp);
-	CHECK(ha_replay_select(rp, a, 0, 1 << 20, idx, 16) == 0);
-	/* t = 1..6 ms: a, b, a, a, b, a with payload byte = t and length 100 * t */
-	for (unsigned t = 1; t <= 6; t++) {
-		memset(pkt, (int)t, sizeof(pkt));
-		ha_replay_record(rp, (t == 2 || t == 5) ? b : a, pkt, 100 * t, MM_MSEC(t));
-	}
-	ha_replay_record(rp, a, pkt, sizeof(pkt), MM_MSEC(7));   /* too big: not kept */
-	CHECK_EQ_U64(ha_replay_too_big(rp), 1);
-	n = ha_replay_select(rp, a, MM_MSEC(3), 1 << 20, idx, 16);
-	CHECK_EQ_U64(n, 3);                 /* t = 3, 4, 6 */
-	p = ha_replay_packet(rp, idx[0], &len);
-	CHECK(p && p[0] == 3 && len == 300);
-	p = ha_replay_packet(rp, idx[2], &len);
-	CHECK(p && p[0] == 6 && len == 600);
-	/* budget 1000 bytes: the newest (600) and then 400 -> t = 4, 6 */
-	n = ha_replay_select(rp, a, 0, 1000, idx, 16);
-	CHECK_EQ_U64(n, 2);
-	p = ha_replay_packet(rp, idx[0], &len);
-	CHECK(p && p[0] == 4);
-	/* max_out 1: only the newest */
-	n = ha_replay_select(rp, a, 0, 1 << 20, idx, 1);
-	p = n == 1 ? ha_replay_packet(rp, idx[0], &len) : NULL;
-	CHECK(p && p[0] == 6);
-	n = ha_replay_select(rp, b, 0, 1 << 20, idx, 16);
-	CHECK_EQ_U64(n, 2);
-	/* wrap: 8 more for b overwrite everything of a */
-	for (unsigned t = 10; t < 18; t++) {
-		memset(pkt, (int)t, 64);
-		ha_replay_record(rp, b, pkt, 64, MM_MSEC(t));
-	}
-	CHECK_EQ_U64(ha_replay_select(rp, a, 0, 1 << 20, idx, 16), 0);
-	n = ha_replay_select(rp, b, 0, 1 << 20, idx, 16);
-	CHECK_EQ_U64(n, 8);
-	p = ha_replay_packet(rp, idx[0], &len);
-	CHECK(p && p[0] == 10);
-	p = ha_replay_packet(rp, idx[7], &len);
-	CHECK(p && p[0] == 17);
-	CHECK(ha_replay_packet(rp, 99, &len) == NULL);
-	/* start: the whole window without reverse traffic; one rtt before the last reverse
-	 * packet otherwise, never before the window */
-	CHECK_EQ_U64(ha_replay_start(rp, a, MM_MSEC(2000), MM_MSEC(1000), MM_MSEC(150)),
-		     MM_MSEC(1000));
-	ha_replay_note_reverse(rp, a, MM_MSEC(1900));
-	CHECK_EQ_U64(ha_replay_start(rp, a, MM_MSEC(2000), MM_MSEC(1000), MM_MSEC(150)),
-		     MM_MSEC(1750));
-	CHECK_EQ_U64(ha_replay_start(rp, b, MM_MSEC(2000), MM_MSEC(1000), MM_MSEC(150)),
-		     MM_MSEC(1000));
-	CHECK_EQ_U64(ha_replay_start(rp, a, MM_MSEC(2000), MM_MSEC(50), MM_MSEC(150)),
-		     MM_MSEC(1950));
-	ha_replay_free(rp);
-}
-
 int main(void)
 {
 	test_json();
-	test_replay();
 	test_ctl_json();
 	test_conf_trusted();
 	test_netns();

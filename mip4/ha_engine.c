@@ -27,6 +27,10 @@ struct rq {
 	struct ha_actions *out;
 	struct mip4_reg_request req;
 	struct mip4_key key;
+	/* §3.8.2.1 c, d, §3.8.3.3 e: the key we share with the request's IP source (a
+	 * foreign agent), when have_fa_key. */
+	struct mip4_key fa_key;
+	bool have_fa_key;
 	struct logger lg;            /* "ha[binding HOA]" */
 	mm_time_ns now;
 };
@@ -260,6 +264,13 @@ static void reply(struct rq *q, uint8_t code, uint16_t lifetime, uint64_t ident,
 	rep.tnc.present = ha->cfg.ntrusted > 0;
 	writer_init(&w, out->reply, sizeof(out->reply));
 	n = mip4_reply_encode(&w, &rep, &q->key, NULL);
+	/* §3.8.3.3 e: "MUST be included when the home agent and the foreign agent share a
+	 * Mobility Security Association", after MN-HA, over the whole reply. */
+	if (n >= 0 && q->have_fa_key) {
+		int rc = mip4_auth_append(&w, 0, MIP4_EXT_FA_HA_AUTH, &q->fa_key);
+
+		n = rc < 0 ? rc : (int)writer_len(&w);
+	}
 	if (n < 0) {
 		LOG_ERROR(&q->lg, "cannot encode a Registration Reply (code %u): %s", code,
 			  strerror(-n));
@@ -538,6 +549,43 @@ static void check_and_apply(struct rq *q)
 	accept_registration(q);
 }
 
+/* --- foreign agents ------------------------------------------------------------------ */
+
+/* The key we share with the foreign agent at fa into *key; false when there is none. */
+static bool fa_key_of(struct ha_engine *ha, struct in_addr fa, struct mip4_key *key)
+{
+	if (!ha->cfg.fa_key_lookup)
+		return false;
+	if (ha->cfg.fa_key_lookup(ha->cfg.fa_key_ctx, fa, key) < 0 ||
+	    key->spi < MIP4_SPI_MIN || mip4_auth_len(key) == 0) {
+		mip4_key_wipe(key);
+		return false;
+	}
+	return true;
+}
+
+/* §3.8.2.1 c: with a key shared with the request's source and a nonzero lifetime, exactly
+ * one FA-HA (the parser refuses two) under that key's SPI must verify; one present on a
+ * deregistration is checked too. Returns 0 (fine), 1 (132), or -EIO. */
+static int check_fa_ha(struct rq *q)
+{
+	int rc;
+
+	if (!q->have_fa_key || (q->req.lifetime == 0 && !q->req.fa_ha.present))
+		return 0;
+	if (!q->req.fa_ha.present)
+		return 1;
+	rc = mip4_auth_verify_key(q->msg, q->len, &q->req.fa_ha, &q->fa_key);
+	if (rc == -EACCES || rc == -ENOENT)
+		return 1;
+	if (rc < 0) {
+		LOG_ERROR(&q->lg, "cannot verify the Foreign-Home Authentication: %s",
+			  strerror(-rc));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* --- entry points --------------------------------------------------------------------- */
 
 int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
@@ -604,11 +652,12 @@ int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 		goto done;
 	}
 	logger_init(&q->lg, "ha[binding %s]", addr4_str(q->req.home_addr, h));
-	if (q->req.fa_ha.present) {
-		/* §3.8.2.1 d: no security association with any foreign agent. */
+	q->have_fa_key = fa_key_of(ha, meta->src.sin_addr, &q->fa_key);
+	if (q->req.fa_ha.present && !q->have_fa_key) {
+		/* §3.8.2.1 d: no security association with that foreign agent. */
 		ha->stats.dropped_unauthenticated++;
 		drop_log(ha, &q->lg, "Foreign-Home Authentication from %s, but we share no "
-			 "security association with a foreign agent", src_str(meta, s));
+			 "security association with it", src_str(meta, s));
 		rc = -EPERM;
 		goto done;
 	}
@@ -675,11 +724,29 @@ int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 	out->state_changed = true;
 	out->home_addr = q->req.home_addr;
 
+	/* 3b. Foreign-Home Authentication (§3.8.2.1 c). */
+	rc = check_fa_ha(q);
+	if (rc < 0) {
+		/* The Identification is recorded already (state_changed): no reply, but the
+		 * caller still persists. */
+		rc = 0;
+		goto done;
+	}
+	if (rc > 0) {
+		ha->stats.fa_auth_failures++;
+		deny(q, MIP4_CODE_HA_FA_AUTH_FAILED, q->req.ident,
+		     "security exception: Foreign-Home Authentication %s (request from %s)",
+		     q->req.fa_ha.present ? "failed" : "missing", src_str(meta, s));
+		rc = 0;
+		goto done;
+	}
+
 	/* 4.-5. */
 	check_and_apply(q);
 	rc = 0;
 done:
 	mip4_key_wipe(&q->key);
+	mip4_key_wipe(&q->fa_key);
 	return rc;
 }
 

@@ -15,8 +15,9 @@
  *     tunnel (the tunnel inner address), so those sources must be listed to be served;
  *  1. parse (reg.h); malformed, a rule violation, an unknown non-skippable extension, or no
  *     Mobile-Home Authentication -> silently discarded (§3.8.2.1 a, §1.8) and counted; a
- *     Foreign-Home Authentication extension: we share no security association with any
- *     foreign agent -> discarded (§3.8.2.1 d);
+ *     Foreign-Home Authentication extension from a source we share no security association
+ *     with (no fa_key_lookup configured, or it knows no key for the IP source) -> discarded
+ *     (§3.8.2.1 d);
  *  2. Mobile-Home Authentication (§3.8.2.1 a): no security association for (home address,
  *     SPI) -> silently discarded; a wrong Authenticator -> reply 131, authenticated with that
  *     association's key (the "MAY send" of §3.8.2.1 a: the mobile node then knows its key is
@@ -24,15 +25,23 @@
  *  3. Identification (§3.8.2.1 b, §5.7.1): outside the clock window or not after the last
  *     accepted one -> reply 133 with our time in the high 32 bits, no state change. Passing
  *     it records the Identification (replay state), whatever the outcome of the checks after;
+ *  3b. Foreign-Home Authentication (§3.8.2.1 c): when we share a key with the request's IP
+ *     source (a foreign agent relaying it, RFC 5944 §3.7.2.2: the source is its care-of
+ *     address) and the lifetime is not 0, exactly one FA-HA extension with that key's SPI
+ *     must verify (one present on a deregistration is verified too); else reply 132;
  *  4. checks: reserved flag bits or a not-understood UDP Tunnel Request -> 134 (§3.8.2.3,
  *     RFC 3519 §4.6.1); Home Agent field not ours or sent to a broadcast address -> 136 with
  *     our address (§3.8.2.1, §3.8.3.2); home address outside the home prefix -> 129
  *     (§3.8.3.2); deregistration; minimal or GRE encapsulation -> 139 (RFC 3024 §4.3.1);
  *     UDP tunnelling (RFC 3519 §4.6): a NAT is detected when the source address differs from
- *     the care-of address; with a UDP Tunnel Request and the policy allowing it (or its F
- *     flag forcing it) the binding is UDP to the request's source address and port, and the
- *     reply carries an assenting UDP Tunnel Reply with the keepalive interval; without a NAT
- *     and without F a declining one (§4.6); policy deny with NAT or F -> 129 (§4.6.1); an
+ *     the care-of address (a foreign agent relays from its care-of address, RFC 5944
+ *     §3.7.2.2; without a UDP Tunnel Request a differing source is refused only for a
+ *     co-located care-of address, D set: a foreign agent care-of address, D clear, is
+ *     tunnelled IP-in-IP whatever the source); with a UDP Tunnel Request and the policy
+ *     allowing it (or its F flag forcing it) the binding is UDP to the request's source
+ *     address and port, and the reply carries an assenting UDP Tunnel Reply with the
+ *     keepalive interval; without a NAT and without F a declining one (§4.6); policy deny
+ *     with NAT or F -> 129 (§4.6.1); an
  *     encapsulation other than IP-in-IP inside UDP -> 142 (§4.1); a NAT for a co-located
  *     care-of address without a UDP Tunnel Request -> 129 (§4.6.1: IP-in-IP could not reach
  *     it; the "normal" refusal);
@@ -45,8 +54,11 @@
  * Tunnel Reply when due, the Trusted Networks Configured extension when trusted networks
  * are configured (then every request that gets a reply came from one of them; RFC 5265
  * §4.3: denials too), and Mobile-Home Authentication with the mobile node's key, which
- * covers all of them (§3.8.3.3); the Identification is copied whole, or for 133 computed per §5.7.1. The reply
- * goes to the request's source address and port from the address the request was sent to
+ * covers all of them (§3.8.3.3); after it, when we share a key with the request's IP source
+ * (a foreign agent), Foreign-Home Authentication with that key (§3.8.3.3 e: MUST, on every
+ * reply, denials included). The Identification is copied whole, or for 133 computed per
+ * §5.7.1. The reply goes to the request's source address and port (for a relayed request:
+ * the foreign agent, which relays it on) from the address the request was sent to
  * (§3.8.3.1).
  *
  * Log lines name the event: "registered", "deregistered", "denied code=NNN (name)",
@@ -70,9 +82,10 @@
 #define HA_MAX_LIFETIME_DEFAULT 600
 #define HA_KEEPALIVE_DEFAULT 110       /* RFC 3519 §4.9: K defaults to 110 s */
 #define HA_MAX_BINDINGS_DEFAULT 1048576
-/* Largest reply we build: fixed part, NAI, UDP Tunnel Reply, TNC, MN-HA with an HMAC-MD5. */
+/* Largest reply we build: fixed part, NAI, UDP Tunnel Reply, TNC, MN-HA and FA-HA with an
+ * HMAC-MD5 each. */
 #define HA_REPLY_MAX (MIP4_REPLY_FIXED_LEN + 2 + MIP4_NAI_MAX + 2 + MIP4_UDPT_LEN + \
-		      2 + MIP4_TNC_LEN + MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN)
+		      2 + MIP4_TNC_LEN + 2 * (MIP4_AUTH_HDR_LEN + MIP4_HMAC_MD5_LEN))
 /* Trusted networks of an internal home agent (RFC 5265 §4.3): at most this many. */
 #define HA_TRUSTED_MAX 16
 #define HA_EVENTS_MAX 64
@@ -86,6 +99,11 @@ enum ha_udp_policy {
  * by SPI and IP address"): fill *out and return 0, or -ENOENT. The engine wipes its copy. */
 typedef int (*ha_key_lookup_fn)(void *ctx, struct in_addr hoa, uint32_t spi,
 				struct mip4_key *out);
+/* The Mobility Security Association we share with the foreign agent at address fa (§3.5.4,
+ * one key with its SPI per foreign agent): fill *out and return 0, or -ENOENT (none: a
+ * Foreign-Home Authentication extension from there is discarded, §3.8.2.1 d). The engine
+ * wipes its copy. */
+typedef int (*ha_fa_key_lookup_fn)(void *ctx, struct in_addr fa, struct mip4_key *out);
 
 /* An IPv4 prefix (host bits of net are ignored). */
 struct ha_prefix {
@@ -102,6 +120,10 @@ struct ha_engine_config {
 	uint16_t keepalive_interval;   /* s, sent in UDP Tunnel Replies (0 = "use your default") */
 	ha_key_lookup_fn key_lookup;
 	void *key_ctx;
+	/* Foreign agents we share keys with (§3.8.2.1 c, d), by the request's IP source;
+	 * NULL: none. */
+	ha_fa_key_lookup_fn fa_key_lookup;
+	void *fa_key_ctx;
 	const struct clock *clock;     /* monotonic; required */
 	const struct clock *wall;      /* wall clock for Identification; NULL = the system's */
 	mm_time_ns ident_window;       /* 0 = MIP4_IDENT_WINDOW_DEFAULT (7 s) */
@@ -169,11 +191,13 @@ struct ha_stats {
 	uint64_t denied;               /* replies with a denial code */
 	uint64_t denied_by_code[256];
 	uint64_t dropped_malformed;    /* another message type, or malformed */
-	uint64_t dropped_unauthenticated; /* no MN-HA extension, unknown extension, FA-HA */
+	uint64_t dropped_unauthenticated; /* no MN-HA extension, unknown extension, FA-HA
+	                                * from a source we share no key with */
 	uint64_t dropped_unknown_spi;  /* no security association: silently discarded */
 	uint64_t dropped_untrusted;    /* datagrams from an IP source outside the trusted
 	                                * networks (RFC 5265 §4.3), whatever they held */
 	uint64_t auth_failures;        /* wrong authenticator (replied 131) */
+	uint64_t fa_auth_failures;     /* FA-HA missing or wrong (replied 132) */
 	uint64_t replays;              /* Identification not after the last accepted one (133) */
 	uint64_t stale_ident;          /* Identification outside the clock window (133) */
 	uint64_t keepalives;           /* UDP keepalives accepted */
@@ -194,8 +218,9 @@ void ha_engine_free(struct ha_engine *ha);
  * changed); a negative errno when it was silently discarded, with *out untouched:
  * -EBADMSG malformed / not a Registration Request, -ENOKEY no Mobile-Home Authentication,
  * -EOPNOTSUPP unknown non-skippable extension, -EPERM no security association or a
- * Foreign-Home Authentication extension, -EACCES the IP source is outside the configured
- * trusted networks (RFC 5265 §4.3), -EIO crypto failure. */
+ * Foreign-Home Authentication extension from a source we share no key with, -EACCES the IP
+ * source is outside the configured trusted networks (RFC 5265 §4.3), -EIO crypto
+ * failure. */
 int ha_engine_request(struct ha_engine *ha, const uint8_t *msg, size_t len,
 		      const struct ha_rx_meta *meta, struct ha_actions *out);
 

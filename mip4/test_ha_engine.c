@@ -7,9 +7,11 @@
 
 #include "common/log.h"
 #include "common/sock.h"
+#include "mip4/fa_engine.h"
 #include "mip4/ha_engine.h"
 #include "mip4/ident.h"
 #include "mip4/reg.h"
+#include "tests/unit/hexvec.h"
 #include "tests/unit/tap.h"
 
 /* 2025-11-23T00:00:00Z */
@@ -1188,6 +1190,249 @@ static void test_trusted_networks(void)
 	}
 }
 
+/* --- foreign agents (RFC 5944 §3.7.2.2, §3.8.2.1 c-d, §3.8.3.3) ------------------------- */
+
+#define FA_COA   "198.18.5.1"   /* shares key "ha-fa-secret-16b", SPI 0x900, with us */
+#define FA_OTHER "198.18.6.1"   /* shares none */
+#define FA_SPI   0x900
+
+static struct mip4_key fa_key(void)
+{
+	struct mip4_key k;
+
+	if (mip4_key_set(&k, FA_SPI, "ha-fa-secret-16b", 16) < 0)
+		abort();
+	return k;
+}
+
+static int fa_lookup(void *ctx, struct in_addr fa, struct mip4_key *out)
+{
+	(void)ctx;
+	if (fa.s_addr != ip(FA_COA).s_addr)
+		return -ENOENT;
+	*out = fa_key();
+	return 0;
+}
+
+/* A request as a foreign agent relays it: D clear, care-of address = the FA's, optionally
+ * with FA-HA under key (spi overrides its SPI when nonzero). */
+static size_t build_relayed(const struct rq_opts *o, bool faha, uint32_t spi, uint8_t *buf,
+			    size_t cap)
+{
+	size_t n = build(o, buf, cap);
+	struct mip4_key k = fa_key();
+	struct writer w;
+
+	if (spi)
+		k.spi = spi;
+	writer_init_filled(&w, buf, cap, n);
+	if (faha && mip4_auth_append(&w, 0, MIP4_EXT_FA_HA_AUTH, &k) < 0)
+		abort();
+	mip4_key_wipe(&k);
+	return writer_len(&w);
+}
+
+/* The reply in f->a carries FA-HA, last, verifying with the FA's key. */
+static bool reply_has_faha(const struct fx *f, const struct mip4_reg_reply *rep)
+{
+	struct mip4_key k = fa_key();
+	bool ok = rep->fa_ha.present && rep->fa_ha.spi == FA_SPI &&
+		  rep->fa_ha.auth_off + rep->fa_ha.auth_len == f->a.reply_len &&
+		  mip4_auth_verify_key(f->a.reply, f->a.reply_len, &rep->fa_ha, &k) == 0;
+
+	mip4_key_wipe(&k);
+	return ok;
+}
+
+static void test_foreign_agent(void)
+{
+	struct fx f;
+	struct mip4_reg_reply rep;
+	struct rq_opts o;
+	uint8_t buf[512], want[256];
+	size_t n, wn;
+	struct ha_rx_meta m = meta(FA_COA, 5434);
+	const struct mip4_binding *b;
+	unsigned bad = 0;
+
+	/* No foreign-agent keys configured: a relayed request (D clear, from the FA's care-of
+	 * address) is served; the binding tunnels IP-in-IP to that address; the reply goes
+	 * back to the FA's address and port, without FA-HA. */
+	fx_init(&f, HA_UDP_ALLOW);
+	o = (struct rq_opts){ .hoa = HOA, .coa = FA_COA, .lifetime = 300, .flags = MIP4_REQ_T,
+			      .ident = fresh(&f) };
+	n = build_relayed(&o, false, 0, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && reply_ok(&f, HOA, &rep) && !rep.fa_ha.present);
+	CHECK_EQ_U64(f.a.reply_to.sin_addr.s_addr, ip(FA_COA).s_addr);
+	CHECK_EQ_U64(ntohs(f.a.reply_to.sin_port), 5434);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->coa.s_addr == ip(FA_COA).s_addr && b->ep_addr.s_addr == ip(FA_COA).s_addr &&
+	      b->encap == MIP4_ENCAP_IPIP && (b->req_flags & MIP4_REQ_T));
+	/* ... relayed from another address of the FA (§3.7.3.1 allows it): no NAT concluded
+	 * for a foreign agent care-of address, the tunnel still goes to the care-of address. */
+	o.ident = fresh(&f);
+	n = build_relayed(&o, false, 0, buf, sizeof(buf));
+	m = meta(FA_OTHER, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.reply_to.sin_addr.s_addr == ip(FA_OTHER).s_addr);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->ep_addr.s_addr == ip(FA_COA).s_addr && b->encap == MIP4_ENCAP_IPIP);
+	/* FA-HA from an FA we share nothing with: discarded (§3.8.2.1 d). */
+	o.ident = fresh(&f);
+	n = build_relayed(&o, true, 0, buf, sizeof(buf));
+	m = meta(FA_COA, 434);
+	expect_silent(&f, buf, n, &m, -EPERM, &bad);
+	CHECK_EQ_U64(bad, 0);
+	ha_engine_free(f.ha);
+
+	/* With a key shared with FA_COA. */
+	fx_init(&f, HA_UDP_ALLOW);
+	ha_engine_free(f.ha);
+	f.cfg.fa_key_lookup = fa_lookup;
+	if (ha_engine_new(&f.cfg, &f.ha) < 0)
+		abort();
+	m = meta(FA_COA, 434);
+	/* Known answer: Identification = the wall clock's NTP seconds << 32 | 0x100; the
+	 * reply's MN-HA (key secret_for(HOA), SPI 1356) and FA-HA (SPI 0x900) computed with
+	 * the OpenSSL command line (openssl dgst -md5 -mac HMAC -macopt hexkey:...) over the
+	 * fixed part built by hand from RFC 5944 §3.4. */
+	o.ident = UINT64_C(0xeccccd0000000100);
+	n = build_relayed(&o, true, 0, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	wn = hexvec("0300012c c6120164 c6120101 eccccd0000000100"
+		    "2014 0000054c 911481ed838a1222028187d4daebd284"
+		    "2214 00000900 7efa07846c9fa4854c95f408f0548ade", want, sizeof(want));
+	CHECK_EQ_U64(f.a.reply_len, wn);
+	CHECK_MEM(f.a.reply, want, wn);
+	CHECK(reply_ok(&f, HOA, &rep) && rep.code == 0 && reply_has_faha(&f, &rep));
+	/* No FA-HA on a registration -> 132, itself with FA-HA; the binding untouched. */
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->ident == UINT64_C(0xeccccd0000000100));
+	f.ident_ctr = 1;  /* fresh() goes on after the fixed Identification */
+	o.ident = fresh(&f);
+	n = build_relayed(&o, false, 0, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_FA_AUTH_FAILED && reply_ok(&f, HOA, &rep) &&
+	      reply_has_faha(&f, &rep) && f.a.nevents == 0);
+	/* A wrong authenticator, or another SPI -> 132. */
+	o.ident = fresh(&f);
+	n = build_relayed(&o, true, 0, buf, sizeof(buf));
+	buf[n - 1] ^= 0x10;
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_FA_AUTH_FAILED && f.a.nevents == 0);
+	o.ident = fresh(&f);
+	n = build_relayed(&o, true, FA_SPI + 1, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_FA_AUTH_FAILED);
+	CHECK_EQ_U64(ha_engine_stats(f.ha)->fa_auth_failures, 3);
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->ident == UINT64_C(0xeccccd0000000100));
+	/* A wrong MN-HA from that FA: 131, with FA-HA too (§3.8.3.3 e). */
+	o.ident = fresh(&f);
+	n = build(&o, buf, sizeof(buf));
+	buf[n - 1] ^= 1;
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == MIP4_CODE_HA_MN_AUTH_FAILED && reply_ok(&f, HOA, &rep) &&
+	      reply_has_faha(&f, &rep));
+	/* A deregistration needs no FA-HA (§3.8.2.1 c: "has non-zero Lifetime"). */
+	o.ident = fresh(&f);
+	o.lifetime = 0;
+	n = build_relayed(&o, false, 0, buf, sizeof(buf));
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && f.a.nevents == 1 && f.a.events[0].kind == HA_EV_REMOVED &&
+	      reply_has_faha(&f, &rep));
+	/* A request from a source we share no FA key with is plain RFC 5944: no FA-HA
+	 * needed, none added. */
+	o.ident = fresh(&f);
+	o.lifetime = 300;
+	n = build_relayed(&o, false, 0, buf, sizeof(buf));
+	m = meta(FA_OTHER, 434);
+	CHECK_EQ_U64(handle(&f, buf, n, &m), 0);
+	CHECK(f.a.code == 0 && reply_ok(&f, HOA, &rep) && !rep.fa_ha.present);
+	ha_engine_free(f.ha);
+}
+
+/* The whole path through both engines: mobile node -> foreign agent -> home agent ->
+ * foreign agent -> mobile node, with MN-HA (home agent), FA-HA (both) and the visitor. */
+static int fa_side_ha_key(void *ctx, struct in_addr ha, struct mip4_key *out)
+{
+	(void)ctx;
+	if (ha.s_addr != ip(HA).s_addr)
+		return -ENOENT;
+	*out = fa_key();
+	return 0;
+}
+
+static void test_fa_end_to_end(void)
+{
+	struct fx f;
+	struct fa_engine *fa;
+	struct fa_engine_config fc;
+	static struct fa_actions fo;
+	struct fa_req_meta rm;
+	struct fa_rep_meta pm;
+	struct ha_rx_meta hm;
+	struct mip4_reg_reply rep;
+	struct mip4_key k = key_of(ip(HOA));
+	struct rq_opts o;
+	uint8_t buf[512];
+	size_t n;
+	const struct fa_visitor *v;
+	const struct mip4_binding *b;
+
+	fx_init(&f, HA_UDP_ALLOW);
+	ha_engine_free(f.ha);
+	f.cfg.fa_key_lookup = fa_lookup;
+	if (ha_engine_new(&f.cfg, &f.ha) < 0)
+		abort();
+	memset(&fc, 0, sizeof(fc));
+	fc.coa = ip(FA_COA);
+	fc.reverse = FA_RT_OFFER;
+	fc.ha_key = fa_side_ha_key;
+	fc.clock = &f.mono.base;
+	CHECK_EQ_U64(fa_engine_new(&fc, &fa), 0);
+
+	/* The mobile node asks the FA (reverse tunnel, lifetime 300). */
+	o = (struct rq_opts){ .hoa = HOA, .coa = FA_COA, .lifetime = 300, .flags = MIP4_REQ_T,
+			      .ident = fresh(&f) };
+	n = build(&o, buf, sizeof(buf));
+	memset(&rm, 0, sizeof(rm));
+	rm.src.sin_family = AF_INET;
+	rm.src.sin_addr = ip(HOA);
+	rm.src.sin_port = htons(4321);
+	rm.dst = ip(FA_COA);
+	rm.lladdr[0] = 2;
+	rm.ifindex = 7;
+	rm.ttl = 255;
+	CHECK_EQ_U64(fa_engine_request(fa, buf, n, &rm, &fo), 0);
+	CHECK(fo.nsends == 1 && !fo.sends[0].to_mn);
+	/* The FA relays it to us from its care-of address. */
+	hm = meta(FA_COA, 434);
+	CHECK_EQ_U64(fo.sends[0].dst.sin_addr.s_addr, ip(HA).s_addr);
+	CHECK_EQ_U64(handle(&f, fo.sends[0].msg, fo.sends[0].len, &hm), 0);
+	CHECK(f.a.code == 0 && reply_ok(&f, HOA, &rep) && reply_has_faha(&f, &rep));
+	b = ha_engine_lookup(f.ha, ip(HOA));
+	CHECK(b && b->coa.s_addr == ip(FA_COA).s_addr && b->encap == MIP4_ENCAP_IPIP);
+	/* Our reply goes to the FA, which checks FA-HA and relays it to the mobile node. */
+	pm.src = f.a.reply_to;
+	pm.src.sin_addr = f.a.reply_from;
+	pm.dst = f.a.reply_to.sin_addr;
+	CHECK_EQ_U64(fa_engine_reply(fa, f.a.reply, f.a.reply_len, &pm, &fo), 0);
+	CHECK(fo.nsends == 1 && fo.sends[0].to_mn && fo.sends[0].code == 0);
+	CHECK(mip4_reply_parse(fo.sends[0].msg, fo.sends[0].len, &rep) == 0 &&
+	      !rep.fa_ha.present &&
+	      mip4_auth_verify_key(fo.sends[0].msg, fo.sends[0].len, &rep.mn_ha, &k) == 0);
+	CHECK_EQ_U64(fo.sends[0].dst.sin_addr.s_addr, ip(HOA).s_addr);
+	CHECK_EQ_U64(ntohs(fo.sends[0].dst.sin_port), 4321);
+	v = fa_engine_visitor(fa, ip(HOA));
+	CHECK(v && v->lifetime == 300 && v->reverse_tunnel && v->ifindex == 7 &&
+	      v->home_agent.s_addr == ip(HA).s_addr);
+	fa_engine_free(fa);
+	ha_engine_free(f.ha);
+	mip4_key_wipe(&k);
+}
+
 static void test_log_lines(void)
 {
 	struct fx f;
@@ -1238,6 +1483,8 @@ int main(void)
 	test_many_and_persist();
 	test_journal();
 	test_trusted_networks();
+	test_foreign_agent();
+	test_fa_end_to_end();
 	test_log_lines();
 	return tap_done();
 }

@@ -227,7 +227,7 @@ static gboolean on_tun(gint fd, GIOCondition cond, gpointer user)
 
 /* --- inbound -------------------------------------------------------------------------- */
 
-/* How long after a move the packets the home agent sends again (ha/replay.h) may still
+/* How long after a move the packets the home agent sends again (daemon/replay.h) may still
  * arrive: its replay follows the Registration Reply at once, so a few round trips. */
 #define DEDUP_AFTER_MOVE MM_SEC(3)
 
@@ -316,7 +316,7 @@ static void raw_packet(struct mnd *m, const uint8_t *pkt, size_t len, int ifinde
 	/* Only the home agent tunnels to us, and only to the care-of address in force on its
 	 * interface: the binding's (the TIA in mode mc, out of the VPN's TUN), or, while a
 	 * registration from a new attachment is under way, that attachment's address on its
-	 * interface (the home agent replays what we missed, ha/replay.h). */
+	 * interface (the home agent replays what we missed, daemon/replay.h). */
 	to_binding = m->tunnel_up && info.outer_dst.s_addr == m->binding.coa.s_addr &&
 		     ifindex == m->raw_ifindex;
 	to_attachment = !to_binding && m->loc.where == MND_AWAY &&
@@ -406,7 +406,7 @@ void mnd_dp_udp_input(struct mnd *m, const uint8_t *msg, size_t len, struct in_a
 	}
 	/* Tunnel data flows on a UDP-tunnelled binding (§4.7), and, while a registration from
 	 * a new care-of address is under way, may arrive just before its reply: the home agent
-	 * has the binding in force and sends what we missed during the move (ha/replay.h). */
+	 * has the binding in force and sends what we missed during the move (daemon/replay.h). */
 	if (m->loc.where != MND_AWAY || (m->tunnel_up && m->binding.encap != MN_ENCAP_UDP)) {
 		drop_log(m, ++m->dp.rx_dropped, "MIP tunnel data outside a UDP-tunnelled binding");
 		return;
@@ -522,7 +522,7 @@ void mnd_dp_binding_down(struct mnd *m)
 void mnd_dp_moved(struct mnd *m)
 {
 	/* A new care-of address: once the home agent has our registration it sends again what
-	 * went to the old one (ha/replay.h); drop what had already arrived. */
+	 * went to the old one (daemon/replay.h); drop what had already arrived. */
 	m->dedup_until = now_ns() + DEDUP_AFTER_MOVE;
 }
 
@@ -550,7 +550,7 @@ int mnd_dp_init(struct mnd *m)
 		LOG_ERROR(&m->log, "cannot open the IP-in-IP raw socket: %s", strerror(-fd));
 		return fd;
 	}
-	/* A handover replay (ha/replay.h) arrives as a burst of hundreds of packets. */
+	/* A handover replay (daemon/replay.h) arrives as a burst of hundreds of packets. */
 	if (sock_set_buffers(fd, SOCK_DATAPATH_BUF, 0) < 0)
 		LOG_WARNING(&m->log, "cannot enlarge the IP-in-IP socket's receive buffer");
 	m->raw_fd = fd;

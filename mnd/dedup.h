@@ -1,4 +1,4 @@
-/* Duplicate filter for the packets the home agent sends again after a move (ha/replay.h).
+/* Duplicate filter for the packets the home agent sends again after a move (daemon/replay.h).
  *
  * After a registration that moved the binding, the home agent tunnels the packets of the
  * last second again to the new care-of address; those that had already arrived on the old

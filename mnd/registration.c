@@ -255,7 +255,7 @@ static int reg_socket(struct mnd_reg *r, struct in_addr src, const char *ifname)
 		return fd;
 	}
 	rc = sock_bind_device(fd, ifname);
-	/* UDP tunnel data (RFC 3519) arrives here too, replays in bursts (ha/replay.h). */
+	/* UDP tunnel data (RFC 3519) arrives here too, replays in bursts (daemon/replay.h). */
 	if (rc == 0 && sock_set_buffers(fd, SOCK_DATAPATH_BUF, 0) < 0)
 		LOG_WARNING(&m->log, "cannot enlarge the %s socket's receive buffer", what(r));
 	if (rc == 0)

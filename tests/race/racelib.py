@@ -185,3 +185,40 @@ class RaceEnv:
             if i >= 0 and " -> " in line[i:]:
                 out.append(line[i + 6:].split(" -> ", 1)[1].split(" ", 1)[0])
         return out
+
+
+FA_NODE, FA_IF, FA_ADDR = "rint-f", "lan", "198.18.13.1"
+
+
+class ForeignAgent:
+    """Our ha with only [foreign-agent], in rint-f."""
+
+    def __init__(self, topo, rundir: Path) -> None:
+        self.topo, self.rundir = topo, rundir
+        self.sock = rundir / "fa.sock"
+        self.conf = rundir / "fa.conf"
+        self.conf.write_text("[foreign-agent]\n"
+                             f"interface = {FA_IF}\ncare-of-address = {FA_ADDR}\n"
+                             "advertisement-interval = 1\nregistration-lifetime = 600\n"
+                             "reverse-tunnelling = yes\n"
+                             f"control-socket = {self.sock}\ntunnel-device = mipfa0\n")
+        self.runs = 0
+        self.d: mip4env.Daemon | None = None
+
+    def start(self) -> None:
+        self.runs += 1
+        self.d = mip4env.Daemon(self.topo, FA_NODE, f"fa#{self.runs}",
+                                [os.environ["MM_HA"], "--config", str(self.conf),
+                                 "--log-level", "debug"], self.rundir / f"fa{self.runs}.log")
+        self.d.wait_log(r"foreign agent on lan", 10)
+
+    def stop(self) -> int | None:
+        return self.d.stop() if self.d else None
+
+    def visitors(self) -> list:
+        r = self.topo.run(FA_NODE, [os.environ["MM_HACTL"], "--socket", str(self.sock),
+                                    "visitors", "--json"], check=False, timeout=10)
+        if r.returncode != 0:
+            return []
+        v = json.loads(r.stdout)
+        return v.get("visitors", v) if isinstance(v, dict) else v
