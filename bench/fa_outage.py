@@ -7,9 +7,11 @@
 
 Topology: tests/topology (RFC 5266 Figure 1) with our ha as home agent (trusted networks),
 our ha as foreign agent in rint-f (advertising every second), vpngw and mnd with agent
-discovery (tests/race/racelib.py). Delay: the link emulator on the uplinks of rint-x and
-rint-f (--delay-ms per direction), so the home agent is 2 x delay away from mn on both
-networks, directly and through the foreign agent. ha's state file lives on tmpfs.
+discovery (tests/race/racelib.py). Delay: the link emulator on the core router's end of
+the uplinks of int-x and int-f (icore; --delay-ms per direction), so the home agent is
+2 x delay away from mn on both networks, directly and through the foreign agent (whose own
+packets an emulator in rint-f would not delay: it delays forwarded packets only). ha's state
+file lives on tmpfs.
 
 Per round the laptop (wlan0, break-before-make: unplugged, plugged into the next network,
 DHCP) goes int-x -> int-f -> int-x. A 10 ms probe (bench/udpprobe.py: numbered UDP datagrams
@@ -90,8 +92,11 @@ def main() -> int:
     rtt = 2 * a.delay_ms
     try:
         t.gateway_reachable_from_inside(False)
-        for r in ("rint-x", "rint-f"):
-            t.emulate(r, "up0", delay_ms=a.delay_ms)
+        # On the core router's end of each uplink: the foreign agent lives in rint-f, and the
+        # emulator delays forwarded packets only, so its own traffic to the home agent (the
+        # relayed registration, the tunnel) is delayed at icore, not in rint-f.
+        for net in ("int-x", "int-f"):
+            t.emulate(*t.uplink_iface(net), delay_ms=a.delay_ms)
         fa.start()
         env.start(at="int-x")
         env.wait_mode("c", 60)

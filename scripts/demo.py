@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The roaming demo (issue 6 item 6): the whole product in network namespaces. The laptop `mn`
-moves home -> int-x (c) -> ext-a behind NAT (mc) -> ext-b (mc, MOBIKE) -> int-x (c) -> home
-while `cn` streams TCP to its home address and a 10 ms probe (bench/udpprobe.py) runs
+"""The roaming demo (issue 6 item 6, issue 7 item 3): the whole product in network namespaces.
+The laptop `mn` moves home -> int-x (c) -> int-f (f, through the foreign agent in rint-f) ->
+ext-a behind NAT (mc) -> ext-b (mc, MOBIKE) -> int-x (c) -> home while `cn` streams TCP to its
+home address and a 10 ms probe (bench/udpprobe.py) runs
 beside it. A live timeline (mnd's mode changes as the status API publishes them) and, at the
 end, a summary table: per move the mode, the trust verdict, mnd's handover time (attachment
 seen -> traffic flowing), the probe's outage seen at mn, the stream's longest gap, and the IKE
@@ -31,9 +32,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import racelib  # noqa: E402
 import udpprobe  # noqa: E402
-from racelib import HOME_ADDRESS, RaceEnv  # noqa: E402
+from racelib import FA_ADDR, HOME_ADDRESS, ForeignAgent, RaceEnv  # noqa: E402
 
-SEQUENCE = (("int-x", "c"), ("ext-a", "mc"), ("ext-b", "mc"), ("int-x", "c"), ("home", "home"))
+SEQUENCE = (("int-x", "c"), ("int-f", "f"), ("ext-a", "mc"), ("ext-b", "mc"), ("int-x", "c"),
+            ("home", "home"))
 RATE = 1_000_000
 T0 = time.monotonic()
 
@@ -86,10 +88,13 @@ def main() -> int:
     restore = racelib.topolib.install_signal_handlers()
     t = racelib.topolib.Topology(rundir=str(rundir / "topo")).build()
     env = RaceEnv(t, rundir)
+    fa = ForeignAgent(t, rundir)
     rows, ok = [], True
     watcher = stream = probe_tx = probe_rx = None
     try:
         say(f"topology up ({t.prefix}); run directory {rundir}")
+        fa.start()
+        say(f"foreign agent in rint-f advertising on int-f, care-of address {FA_ADDR}")
         env.start()
         watcher = Watcher(env)
         watcher.start()
@@ -97,15 +102,7 @@ def main() -> int:
         stream = racelib.xfer.Transfer(t, rundir, HOME_ADDRESS, rate=RATE,
                                        name="stream").start()
         say(f"cn streams TCP to the home address {HOME_ADDRESS} at {RATE // 1000} kB/s")
-        rlog = rundir / "probe-mn.log"
-        script = str(ROOT / "bench" / "udpprobe.py")
-        probe_rx = t.spawn("mn", ["/usr/bin/python3", script, "recv", "--port", "5005",
-                                  "--log", str(rlog)])
-        time.sleep(0.3)
-        probe_tx = t.spawn("cn", ["/usr/bin/python3", script, "send", "--dst", HOME_ADDRESS,
-                                  "--port", "5005", "--interval", "0.01", "--log",
-                                  str(rundir / "probe-cn.log")])
-        time.sleep(1.0)
+        (probe_rx, probe_tx), rlog = udpprobe.start_pair(t, rundir, HOME_ADDRESS)
         prev = "home"
         for net, mode in SEQUENCE:
             say(f"--- move: {prev} -> {net} (expect mode {mode})")
@@ -118,6 +115,11 @@ def main() -> int:
                 ok = False
                 break
             t_addr = t_move + row["attach_s"]
+            if mode == "f":
+                # the direct registration carries the traffic until the agent's reply
+                s = env.wait(lambda s: s.get("care_of_address") == FA_ADDR, 20,
+                             "the registration through the foreign agent")
+                row["care_of_address"] = s.get("care_of_address")
             env.wait(lambda s, b=before: stream.received() > b + RATE // 4, 30,
                      "the stream flowing")
             row["from"] = prev
@@ -142,6 +144,7 @@ def main() -> int:
             if p is not None and p.poll() is None:
                 p.terminate()
         env.stop()
+        fa.stop()
         t.teardown()
         restore()
     print()
