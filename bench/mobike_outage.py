@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -79,8 +78,10 @@ def _host(ep: str) -> str:
 class Ours:
     name = "ours: mnd <-> vpngw"
 
+    gateway: dict = {}                   # more [gateway] keys for vpngw (--gateway)
+
     def __init__(self, t, env):
-        self.gw = Vpngw(env, t)
+        self.gw = Vpngw(env, t, gateway=self.gateway)
         self.m = RoamingMnd(env, t)
         st = self.m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "tunnel")
         if st.get("mobike") is not True:
@@ -282,9 +283,12 @@ def main() -> int:
     ap.add_argument("--moves", type=int, default=6)
     ap.add_argument("--delay-ms", type=float, default=10.0)
     ap.add_argument("--pairs", default="ours,swan")
+    ap.add_argument("--gateway", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [gateway] key for our vpngw, e.g. handover-replay-ms=0")
     ap.add_argument("--json")
     ap.add_argument("--rundir")
     a = ap.parse_args()
+    Ours.gateway = dict(kv.split("=", 1) for kv in a.gateway)
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2

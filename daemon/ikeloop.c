@@ -175,7 +175,7 @@ static void sa_down(struct ikeloop *il, const struct ike_sa_info *sa, const char
 
 /* IKE_ACT_SA_MOVED: the IKE SA and all its Child SAs change addresses together (RFC 4555
  * 3.5). The engine logged the move (its NOTICE line); this is the data path's part. */
-static void sa_moved(struct ikeloop *il, const struct ike_move_info *mv, const char *text)
+static size_t sa_moved(struct ikeloop *il, const struct ike_move_info *mv, const char *text)
 {
 	size_t n = 0;
 
@@ -187,10 +187,7 @@ static void sa_moved(struct ikeloop *il, const struct ike_move_info *mv, const c
 	LOG_INFO(&il->log, "MOBIKE: IKE SA %016llx_i %016llx_r: %zu Child SA%s moved in the "
 		 "data path", (unsigned long long)mv->sa.spi_i, (unsigned long long)mv->sa.spi_r,
 		 n, n == 1 ? "" : "s");
-	/* What went to the old address since the peer left it, again to the new one (a no-op
-	 * unless the daemon turned handover replay on: espdp_set_replay). */
-	if (il->dp && n)
-		espdp_ike_replay(il->dp, mv->sa.spi_i, mv->sa.spi_r, now_ns());
+	return n;
 }
 
 static void keylog(struct ikeloop *il, const char *line)
@@ -201,10 +198,17 @@ static void keylog(struct ikeloop *il, const char *line)
 	fflush(il->keylog);
 }
 
+/* An IKE SA whose move is to be followed by a handover replay. */
+struct spi_pair {
+	uint64_t spi_i, spi_r;
+};
+
 /* Carry out the engine's actions in order, then wipe the keys they carried. */
 static void apply(struct ikeloop *il)
 {
 	struct ike_actions *a = il->actions;
+	struct spi_pair replay[IKE_ACTIONS_MAX];
+	size_t nreplay = 0;
 
 	for (size_t i = 0; i < a->n && i < IKE_ACTIONS_MAX; i++) {
 		struct ike_action *act = &a->a[i];
@@ -230,7 +234,9 @@ static void apply(struct ikeloop *il)
 			keylog(il, act->text);
 			break;
 		case IKE_ACT_SA_MOVED:
-			sa_moved(il, &act->u.move, act->text);
+			if (sa_moved(il, &act->u.move, act->text) && il->dp)
+				replay[nreplay++] = (struct spi_pair){ act->u.move.sa.spi_i,
+								       act->u.move.sa.spi_r };
 			if (il->ops.action)
 				il->ops.action(il->ops.user, a, act);
 			break;
@@ -246,6 +252,11 @@ static void apply(struct ikeloop *il)
 			break;
 		}
 	}
+	/* What went to the old address since the peer left it, again to the new one (a no-op
+	 * unless the daemon turned handover replay on: espdp_set_replay); after the sends of
+	 * this batch, so the answer to UPDATE_SA_ADDRESSES does not queue behind the burst. */
+	for (size_t i = 0; i < nreplay; i++)
+		espdp_ike_replay(il->dp, replay[i].spi_i, replay[i].spi_r, now_ns());
 	ike_actions_clear(a);
 	a->n = 0;
 	a->buf_len = 0;
