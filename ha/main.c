@@ -4,11 +4,12 @@
  * state on the home link and the state file, and runs everything on one GLib main loop:
  *
  *	UDP address:434  Registration Requests, a batch at a time (group commit): each one
- *	                 -> engine -> events applied on the home link (attract.h) ->
- *	                 handover replay -> its journal records queued and its reply held;
- *	                 then the batch's records written with one write, and synced by
- *	                 persist.h's sync thread while the next batch is processed; when the
- *	                 sync completes, the replies it covers are sent (sendmmsg);
+ *	                 -> engine -> events applied on the home link (attract.h) -> its
+ *	                 journal records queued and its reply held; then the batch's records
+ *	                 written with one write, and synced by persist.h's sync thread while
+ *	                 the next batch is processed; when the sync completes, the replies it
+ *	                 covers are sent (sendmmsg), each followed by the handover replay of
+ *	                 its binding if it moved;
  *	                 MIP Tunnel Data (type 4) -> data path (reverse tunnel, keepalives)
  *	raw IPPROTO_IPIP reverse-tunnelled IP-in-IP -> data path
  *	TUN              packets for bound home addresses -> data path -> tunnel
@@ -79,6 +80,7 @@ struct pending_reply {
 	struct in_addr from;
 	int ifindex;
 	int code;
+	struct in_addr replay;       /* a moved binding: its handover replay follows the reply */
 	size_t len;
 	uint8_t data[HA_REPLY_MAX];
 };
@@ -118,14 +120,13 @@ static int key_lookup(void *ctx, struct in_addr hoa, uint32_t spi, struct mip4_k
 
 static void schedule_expiry(struct ha_daemon *d);
 
-static void replay_moved(struct ha_daemon *d, const struct ha_actions *a);
-
 /* Carry out what the engine decided, in the order RFC 5944 §3.8.2.2 / §4.6 need: the home
  * link first (proxy ARP, routes, gratuitous ARP), then the journal records are queued; the
- * reply is held until they are on disk (end_batch, on_sync). Between the
- * two, the packets a moved binding missed are sent again (daemon/replay.h): they are data, not an
- * acknowledgement, and the binding is already in force for forwarding, so they need not
- * wait for the disk. */
+ * reply is held until they are on disk (end_batch, on_sync). The packets a moved binding
+ * missed are sent again (daemon/replay.h) right after its reply: a burst of them in front
+ * of the reply would delay it by their length on the access link, and the mobile node
+ * delivers what arrives at a new address only once the reply is in (mnd holds it while the
+ * trust race runs). */
 static void apply(struct ha_daemon *d, const struct ha_actions *a)
 {
 	for (unsigned i = 0; i < a->nevents; i++) {
@@ -144,31 +145,39 @@ static void apply(struct ha_daemon *d, const struct ha_actions *a)
 			break;
 		}
 	}
-	replay_moved(d, a);
 	if (a->state_changed)
 		ha_persist_note(d->persist, d->engine, a);
 	if (a->nevents)
 		d->expiry_dirty = true;
 }
 
-static void replay_moved(struct ha_daemon *d, const struct ha_actions *a)
+/* The home address whose binding a request moved (its handover replay is due), or 0. */
+static struct in_addr moved_binding(const struct ha_actions *a)
 {
+	struct in_addr none = { 0 };
+
 	for (unsigned i = 0; i < a->nevents; i++) {
 		const struct ha_event *ev = &a->events[i];
 
 		if (ev->kind == HA_EV_UPDATED && ev->moved)
-			ha_datapath_replay(d->dp, ev->binding.home_addr);
+			return ev->binding.home_addr;
 	}
+	return none;
 }
 
-/* Hold the reply until the batch's journal records are on disk. */
+/* Hold the reply until the batch's journal records are on disk; its replay goes with it. */
 static void queue_reply(struct ha_daemon *d, const struct ha_actions *a)
 {
+	struct in_addr moved = moved_binding(a);
 	struct pending_reply *r;
 
 	if (!a->send || d->rep_tail - d->rep_head >= REPLIES_MAX ||
-	    a->reply_len > sizeof(r->data))
+	    a->reply_len > sizeof(r->data)) {
+		/* No reply to wait for: the replay goes at once. */
+		if (moved.s_addr)
+			ha_datapath_replay(d->dp, moved);
 		return;
+	}
 	r = &d->replies[d->rep_tail++ % REPLIES_MAX];
 	r->pos = UINT64_MAX;    /* set at the end of the batch */
 	r->to = a->reply_to;
@@ -177,6 +186,7 @@ static void queue_reply(struct ha_daemon *d, const struct ha_actions *a)
 	 * bypassing the binding's route into the tunnel. */
 	r->ifindex = a->reply_on_home_link ? d->home_ifindex : 0;
 	r->code = a->code;
+	r->replay = moved;
 	r->len = a->reply_len;
 	memcpy(r->data, a->reply, a->reply_len);
 }
@@ -229,6 +239,12 @@ static void release_replies(struct ha_daemon *d)
 				reply_failed(d, &d->replies[(d->rep_head + first) % REPLIES_MAX], -n);
 				first++;
 			}
+		}
+		for (unsigned i = 0; i < k; i++) {
+			const struct pending_reply *r = &d->replies[(d->rep_head + i) % REPLIES_MAX];
+
+			if (r->replay.s_addr)
+				ha_datapath_replay(d->dp, r->replay);
 		}
 		d->rep_head += k;
 	}

@@ -94,6 +94,10 @@ def test_fa_moves(race, topo, rundir):
             race.wait(lambda s, b=before: x.received() > b + RATE // 4, 30,
                       f"the stream flowing on {net}")
             rows.append(row)
+            # The agent answers a solicitation from 0.0.0.0 with a multicast advertisement,
+            # at most one a second (RFC 5944 2.3, ha/fa_adv.h): stay longer than that, so
+            # that coming back to int-f is answered at once (else c first, f a moment later)
+            time.sleep(1.1)
             result(f"fa move -> {net}: mode {row['mode']}, handover {row['handover_ms']} ms "
                    f"(mnd), care-of address {row.get('care_of_address')}"
                    + (f", registration request {row['request_after_location_ms']} ms after "
