@@ -320,3 +320,64 @@ int mip4_sol_encode(struct writer *w)
 	rc = icmp_finish(w, start, ICMP_HDR_LEN);
 	return rc < 0 ? rc : ICMP_HDR_LEN;
 }
+
+/* RFC 791 header through the reader; *icmp gets the ICMP message. */
+static int adv_ip_header(const uint8_t *frame, size_t len, struct in_addr *src,
+			 struct reader *icmp)
+{
+	struct reader r, hdr;
+	const uint8_t *h;
+	uint8_t vihl, proto;
+	uint16_t total, frag;
+	size_t ihl;
+
+	reader_init(&r, frame, len);
+	if (!reader_peek_u8(&r, &vihl) || (vihl >> 4) != 4)
+		return -EBADMSG;
+	ihl = (size_t)(vihl & 0x0f) * 4;
+	if (ihl < 20 || !reader_view(&r, ihl, &h))
+		return -EBADMSG;
+	/* The header checksum covers the header only (RFC 791): 0 over a correct one. */
+	if (mip4_inet_checksum(h, ihl) != 0)
+		return -EBADMSG;
+	reader_init(&hdr, h, ihl);
+	reader_skip(&hdr, 2);
+	reader_be16(&hdr, &total);
+	reader_skip(&hdr, 2);
+	reader_be16(&hdr, &frag);
+	reader_skip(&hdr, 1);
+	reader_u8(&hdr, &proto);
+	reader_skip(&hdr, 2);
+	reader_copy(&hdr, &src->s_addr, 4);
+	if (!reader_ok(&hdr) || total < ihl || total > len || proto != 1 /* ICMP */ ||
+	    (frag & 0x3fff))
+		return -EBADMSG;
+	/* Ethernet pads short frames: the IP total length says where the packet ends. */
+	return reader_sub(&r, total - ihl, icmp) ? 0 : -EBADMSG;
+}
+
+static bool adv_unicast_source(struct in_addr a)
+{
+	uint32_t h = ntohl(a.s_addr);
+
+	return (h >> 24) != 0 && (h >> 24) != 127 && (h >> 28) < 14;
+}
+
+int mip4_adv_frame_parse(const void *frame, size_t len, struct in_addr *src,
+			 struct mip4_agent_adv *out)
+{
+	struct in_addr from = { 0 };
+	struct reader icmp;
+	const uint8_t *msg;
+	size_t msg_len;
+	int rc;
+
+	if (!frame || !src || !out || adv_ip_header(frame, len, &from, &icmp) < 0 ||
+	    !adv_unicast_source(from) || !reader_view_rest(&icmp, &msg, &msg_len))
+		return -EBADMSG;
+	/* mip4_adv_parse() leaves *out alone on failure. */
+	rc = mip4_adv_parse(msg, msg_len, out);
+	if (rc == 0)
+		*src = from;
+	return rc;
+}

@@ -117,6 +117,16 @@ int mip4_adv_encode(struct writer *w, const struct mip4_agent_adv *adv);
 /* Bytes mip4_adv_encode() would write, or -EINVAL. */
 int mip4_adv_encoded_len(const struct mip4_agent_adv *adv);
 
+/* An Agent Advertisement as a mobile node hears it on a packet socket, before its interface
+ * has an address (RFC 5266 3.2): the IPv4 packet (RFC 791: version 4, header length, header
+ * checksum, protocol ICMP, not a fragment, Total Length within frame[0..len): link layers
+ * pad short frames) and the advertisement in it (mip4_adv_parse). *src gets the IP source
+ * (where requests go, RFC 5944 3.6.1.1), which must be a unicast address (not 0/8, 127/8,
+ * class D or E). -EBADMSG for a bad IPv4 packet or source, else mip4_adv_parse()'s
+ * errors; outputs untouched on failure. */
+int mip4_adv_frame_parse(const void *frame, size_t len, struct in_addr *src,
+			 struct mip4_agent_adv *out);
+
 /* Parse an ICMP Router Solicitation (RFC 1256 §4.2: checksum, Code 0, at least 8 bytes;
  * Reserved and anything after the first 8 bytes are ignored). */
 int mip4_sol_parse(const void *msg, size_t len);

@@ -34,7 +34,6 @@
 /* Largest frame we read; a longer one is dropped (MSG_TRUNC). Covers jumbo frames. */
 #define AD_FRAME_MAX 9216
 #define AD_LLADDR_MAX 8
-#define IPV4_MIN_HDR 20
 #define IPPROTO_ICMP_NUM 1
 
 struct ad_lladdr {
@@ -287,60 +286,13 @@ static void remember_lladdr(struct ad_if *ifp, struct in_addr src, const struct 
 	slot->seen = now;
 }
 
-/* The IPv4 header (RFC 791) through the reader: version, header length, total length
- * within the frame, header checksum, ICMP, no fragment. *icmp gets the ICMP message. */
-static int ip_header(const uint8_t *frame, size_t len, struct in_addr *src,
-		     struct reader *icmp)
-{
-	struct reader r, hdr;
-	const uint8_t *h;
-	uint8_t vihl, proto;
-	uint16_t total, frag;
-	size_t ihl;
-
-	reader_init(&r, frame, len);
-	if (!reader_peek_u8(&r, &vihl) || (vihl >> 4) != 4)
-		return -EBADMSG;
-	ihl = (size_t)(vihl & 0x0f) * 4;
-	if (ihl < IPV4_MIN_HDR || !reader_view(&r, ihl, &h))
-		return -EBADMSG;
-	/* The header checksum covers the header only (RFC 791): 0 over a correct one. */
-	if (mip4_inet_checksum(h, ihl) != 0)
-		return -EBADMSG;
-	reader_init(&hdr, h, ihl);
-	reader_skip(&hdr, 2);
-	reader_be16(&hdr, &total);
-	reader_skip(&hdr, 2);
-	reader_be16(&hdr, &frag);
-	reader_skip(&hdr, 1);
-	reader_u8(&hdr, &proto);
-	reader_skip(&hdr, 2);
-	reader_copy(&hdr, &src->s_addr, 4);
-	if (!reader_ok(&hdr) || total < ihl || total > len || proto != IPPROTO_ICMP_NUM ||
-	    (frag & 0x3fff))
-		return -EBADMSG;
-	/* Ethernet pads short frames: the IP total length says where the packet ends. */
-	return reader_sub(&r, total - ihl, icmp) ? 0 : -EBADMSG;
-}
-
-static bool unicast_source(struct in_addr a)
-{
-	uint32_t h = ntohl(a.s_addr);
-
-	return h != 0 && (h >> 24) != 127 && (h >> 28) < 14;  /* not 0/8-zero, loopback, D, E */
-}
-
 static void frame_in(struct ad_if *ifp, const uint8_t *frame, size_t len,
 		     const struct sockaddr_ll *sll)
 {
 	struct mip4_agent_adv adv;
 	struct policy_agent a;
 	struct in_addr src = { 0 };
-	struct reader icmp;
 	enum agent_event ev;
-	char s[ADDR4_STRLEN];
-	const uint8_t *msg;
-	size_t msg_len;
 	mm_time_ns now = now_ns();
 	int rc;
 
@@ -348,21 +300,8 @@ static void frame_in(struct ad_if *ifp, const uint8_t *frame, size_t len,
 	if (sll->sll_pkttype == PACKET_OUTGOING || sll->sll_pkttype == PACKET_OTHERHOST)
 		return;
 	ifp->st.frames++;
-	rc = ip_header(frame, len, &src, &icmp);
-	if (rc < 0) {
-		ifp->st.malformed++;
-		drop_log(ifp, "malformed IPv4 header on an ICMP Router Advertisement (%zu bytes)",
-			 len);
-		return;
-	}
-	if (!unicast_source(src)) {
-		ifp->st.malformed++;
-		drop_log(ifp, "Router Advertisement from %s", addr4_str(src, s));
-		return;
-	}
-	if (!reader_view_rest(&icmp, &msg, &msg_len))
-		return;
-	rc = mip4_adv_parse(msg, msg_len, &adv);
+	/* The IPv4 packet and the advertisement in it, through the codec (mip4/agent.h). */
+	rc = mip4_adv_frame_parse(frame, len, &src, &adv);
 	if (rc == -ENOMSG) {
 		/* A plain router (RFC 5944 2.1: no Mobility Agent Advertisement extension). */
 		ifp->st.not_agent++;
@@ -370,8 +309,7 @@ static void frame_in(struct ad_if *ifp, const uint8_t *frame, size_t len,
 	}
 	if (rc < 0) {
 		ifp->st.malformed++;
-		drop_log(ifp, "bad Agent Advertisement from %s: %s", addr4_str(src, s),
-			 strerror(-rc));
+		drop_log(ifp, "bad Agent Advertisement (%zu bytes): %s", len, strerror(-rc));
 		return;
 	}
 	ifp->st.adverts++;

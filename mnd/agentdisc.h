@@ -8,9 +8,10 @@
  *    (RFC 5266 3.2: discovery runs at the same time as DHCP), and without an address or a
  *    route back the IP layer drops the advertisement (reverse path filter) before a raw
  *    socket sees it. Frames we sent ourselves and frames for other hosts are ignored; the
- *    IP header (version, length, checksum, protocol) and the message (mip4_adv_parse) are
- *    checked through the reader; anything malformed is dropped with a rate-limited line
- *    (daemon/droplog.h) and counted, never a crash.
+ *    IP header (version, length, checksum, protocol, no fragment, a unicast source) and the
+ *    message are checked by the codec (mip4_adv_frame_parse, fuzzed with the advertisement
+ *    parser); anything malformed is dropped with a rate-limited line (daemon/droplog.h) and
+ *    counted, never a crash.
  *  - Sending Agent Solicitations (RFC 5944 2.2: an ICMP Router Solicitation with IP TTL 1)
  *    to 224.0.0.2 (RFC 1256 3: the all-routers address, the default SolicitationAddress)
  *    on the same packet socket, with an IP header of our own whose source is the

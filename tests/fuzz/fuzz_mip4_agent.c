@@ -1,8 +1,10 @@
 /* Fuzz target: Agent Advertisement / Agent Solicitation codec (mip4/agent.c).
  *
- * Every input is parsed as an advertisement and as a solicitation. A parsed advertisement
+ * Every input is parsed as an advertisement, as a solicitation, and as a frame a mobile
+ * node hears (IPv4 packet + advertisement, mip4_adv_frame_parse). A parsed advertisement
  * must encode (with a valid checksum), parse back to the same value and re-encode to the
- * same bytes; a failed parse must leave its output untouched. Violations trap.
+ * same bytes; a failed parse must leave its outputs untouched; a parsed frame names a
+ * unicast source. Violations trap.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -79,11 +81,30 @@ static void fuzz_sol(const uint8_t *data, size_t size)
 		      mip4_inet_checksum(data, size) == 0);
 }
 
+static void fuzz_frame(const uint8_t *data, size_t size)
+{
+	static struct mip4_agent_adv adv, sentinel;
+	struct in_addr src = { .s_addr = 0x5a5a5a5a };
+	uint32_t h;
+
+	memset(&sentinel, 0x3c, sizeof(sentinel));
+	adv = sentinel;
+	if (mip4_adv_frame_parse(data, size, &src, &adv) != 0) {
+		check(memcmp(&adv, &sentinel, sizeof(adv)) == 0 && src.s_addr == 0x5a5a5a5a);
+		return;
+	}
+	h = ntohl(src.s_addr);
+	check((h >> 24) != 0 && (h >> 24) != 127 && (h >> 28) < 14);
+	check(size >= 20 && (data[0] >> 4) == 4 && data[9] == 1);
+	adv_round_trip(&adv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_adv(data, size);
 	fuzz_sol(data, size);
+	fuzz_frame(data, size);
 	return 0;
 }
