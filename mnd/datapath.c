@@ -15,9 +15,10 @@
  * out of the VPN would be an injection past ESP). While the trust race runs after a move out
  * of mode mc, packets from the home agent to the new physical address (its replay of what we
  * missed, RFC 5266 3.4.1: the probe is a registration) are held, not delivered: delivered
- * when the verdict is trusted (mode c), dropped otherwise (mnd_dp_hold_*()). Keepalives (RFC 3519 §4.9, §4.10) while
- * UDP tunnelling is in use. No allocation and no copy per packet: one receive buffer, and
- * outgoing headers go in their own iovec in front of the packet. Packets are built and
+ * when the verdict is trusted (mode c), dropped otherwise (mnd_dp_hold_release()).
+ * Keepalives (RFC 3519 §4.9, §4.10) while UDP tunnelling is in use. No allocation and no
+ * copy per packet outside that hold: one receive buffer, and outgoing headers go in their
+ * own iovec in front of the packet. Packets are built and
  * checked by the shared tunnel codec (mip4/tunnel.h).
  */
 #include <errno.h>
@@ -275,16 +276,6 @@ static bool locate(const uint8_t *buf, size_t buf_len, const struct mip4_ipv4_in
 	return reader_skip(&r, in->off) && reader_view(&r, in->len, p);
 }
 
-/* The attachment's interface index (cached: looked up again when the name changes). */
-static int loc_ifindex(struct mnd *m)
-{
-	if (strcmp(m->loc_ifname_cached, m->loc.ifname) != 0) {
-		snprintf(m->loc_ifname_cached, sizeof(m->loc_ifname_cached), "%s", m->loc.ifname);
-		m->loc_ifindex = m->loc.ifname[0] ? (int)if_nametoindex(m->loc.ifname) : 0;
-	}
-	return m->loc_ifindex;
-}
-
 /* Keep a packet for the verdict (mnd_dp_hold_release()): length-prefixed in one arena,
  * allocated on first use; what does not fit is dropped and counted. */
 static void hold(struct mnd *m, const uint8_t *inner, size_t len)
@@ -320,7 +311,7 @@ static void raw_packet(struct mnd *m, const uint8_t *pkt, size_t len, int ifinde
 	to_binding = m->tunnel_up && info.outer_dst.s_addr == m->binding.coa.s_addr &&
 		     ifindex == m->raw_ifindex;
 	to_attachment = !to_binding && m->loc.where == MND_AWAY &&
-			info.outer_dst.s_addr == m->loc.addr.s_addr && ifindex == loc_ifindex(m);
+			info.outer_dst.s_addr == m->loc.addr.s_addr && ifindex == m->loc.ifindex;
 	if (info.outer_src.s_addr != m->cfg.home_agent.s_addr || !(to_binding || to_attachment)) {
 		drop_log(m, ++m->dp.rx_dropped, "IP-in-IP packet not from the home agent to our "
 			 "care-of address");

@@ -147,8 +147,6 @@ struct mnd {
 	guint tun_watch;
 	char raw_ifname[IFNAMSIZ];   /* the data path's interface: the binding's */
 	int raw_ifindex;             /* its index; 0: none (routing decides) */
-	char loc_ifname_cached[IFNAMSIZ];
-	int loc_ifindex;             /* index of loc.ifname (datapath.c caches it) */
 	uint8_t *held;               /* packets held for the verdict (mnd_dp_hold_release) */
 	size_t held_len;
 	bool tunnel_up;
