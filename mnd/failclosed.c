@@ -19,6 +19,7 @@
 /* Named counters of the table (what was dropped, by rule). */
 #define CNT_HOA "hoa_dropped"
 #define CNT_INTRANET "intranet_dropped"
+#define CHAIN "postrouting"
 
 /* IKE (RFC 7296 2.23: 500, and 4500 after NAT detection) and ESP in UDP (RFC 3948). */
 #define IKE_PORT 500
@@ -205,42 +206,46 @@ int mnd_fc_render(const struct mnd_fc_spec *s, char *buf, size_t len)
 	a4(s->home_agent, ha);
 	a4(s->gateway, gw);
 
-	/* One transaction: "add" makes the "delete" succeed when the table is not there yet,
-	 * the delete drops an old filter, and the new one takes its place atomically. */
+	/* One transaction of idempotent "add"s: the table, its counters and the base chain
+	 * exist from the first apply until mnd_fc_remove(); re-applying flushes the chain and
+	 * adds the rules, atomically (no packet sees an empty chain). The hook stays
+	 * registered: unregistering a base chain waits for an RCU grace period in the kernel
+	 * (1-16 ms measured here, more under load), and mnd turns the filter off on the
+	 * critical path of a handover (mnd_fc_open()). */
 	put(&o, "add table inet %s\n", s->table);
-	put(&o, "delete table inet %s\n", s->table);
-	put(&o, "table inet %s {\n", s->table);
-	put(&o, "\tcounter %s {\n\t}\n", CNT_HOA);
-	put(&o, "\tcounter %s {\n\t}\n", CNT_INTRANET);
-	put(&o, "\tchain postrouting {\n");
-	put(&o, "\t\ttype filter hook postrouting priority filter; policy accept;\n");
+	put(&o, "add counter inet %s %s\n", s->table, CNT_HOA);
+	put(&o, "add counter inet %s %s\n", s->table, CNT_INTRANET);
+	put(&o, "add chain inet %s %s { type filter hook postrouting priority filter; "
+	    "policy accept; }\n", s->table, CHAIN);
+	put(&o, "flush chain inet %s %s\n", s->table, CHAIN);
 	/* Only the physical interfaces; the TUN devices carry what goes into the tunnels. */
-	put(&o, "\t\toifname != {");
+	put(&o, "add rule inet %s %s oifname != {", s->table, CHAIN);
 	for (size_t i = 0; i < ifs.n; i++)
 		put(&o, "%s \"%s\"", i ? "," : "", ifs.name[i]);
 	put(&o, " } accept\n");
 	/* First, so that no exception below lets a home-address packet out. */
-	put(&o, "\t\tip saddr %s counter name \"%s\" drop\n", hoa, CNT_HOA);
+	put(&o, "add rule inet %s %s ip saddr %s counter name \"%s\" drop\n", s->table, CHAIN,
+	    hoa, CNT_HOA);
 	/* The trust probe: a Registration Request (type, the first byte after the 8-byte UDP
 	 * header, RFC 5944 3.3) to the home agent, without VPN encapsulation (RFC 5266 3.4). */
-	put(&o, "\t\tip daddr %s udp dport %d @th,64,8 %d accept\n", ha, MIP4_PORT,
-	    MIP4_MSG_REG_REQUEST);
+	put(&o, "add rule inet %s %s ip daddr %s udp dport %d @th,64,8 %d accept\n", s->table,
+	    CHAIN, ha, MIP4_PORT, MIP4_MSG_REG_REQUEST);
 	if (s->gateway.s_addr != INADDR_ANY)
-		put(&o, "\t\tip daddr %s udp dport { %d, %d } accept\n", gw, IKE_PORT,
-		    IKE_NATT_PORT);
-	put(&o, "\t\tudp sport %d udp dport %d accept\n", DHCP_CLIENT_PORT, DHCP_SERVER_PORT);
+		put(&o, "add rule inet %s %s ip daddr %s udp dport { %d, %d } accept\n", s->table,
+		    CHAIN, gw, IKE_PORT, IKE_NATT_PORT);
+	put(&o, "add rule inet %s %s udp sport %d udp dport %d accept\n", s->table, CHAIN,
+	    DHCP_CLIENT_PORT, DHCP_SERVER_PORT);
 	/* The home agent is inside the enterprise (RFC 5266 2, "i-HA") even when no prefix
 	 * says so: IP-in-IP or RFC 3519 data to it carries home-address packets in the clear. */
-	put(&o, "\t\tip daddr %s counter name \"%s\" drop\n", ha, CNT_INTRANET);
+	put(&o, "add rule inet %s %s ip daddr %s counter name \"%s\" drop\n", s->table, CHAIN,
+	    ha, CNT_INTRANET);
 	if (s->nintranet > 0) {
-		put(&o, "\t\tip daddr {");
+		put(&o, "add rule inet %s %s ip daddr {", s->table, CHAIN);
 		for (size_t i = 0; i < s->nintranet; i++)
 			put(&o, "%s %s/%u", i ? "," : "", a4(s->intranet[i].addr, p),
 			    s->intranet[i].plen);
 		put(&o, " } counter name \"%s\" drop\n", CNT_INTRANET);
 	}
-	put(&o, "\t}\n");
-	put(&o, "}\n");
 	/* Rendered aside first: buf stays untouched on failure. */
 	if (o.full || !buf || o.len >= len)
 		return -ENOSPC;
@@ -371,6 +376,22 @@ int mnd_fc_apply(const struct mnd_fc_spec *spec, char *err, size_t errlen)
 		return rc;
 	}
 	return nft_run(text, NULL, err, errlen);
+}
+
+int mnd_fc_open(const char *table, char *err, size_t errlen)
+{
+	char cmds[2 * MND_FC_NAME_MAX + 64];
+	int rc;
+
+	if (!table_ok(table)) {
+		if (err && errlen)
+			snprintf(err, errlen, "bad table name");
+		return -EINVAL;
+	}
+	/* Rules only: the chain and its hook stay (see mnd_fc_render()). */
+	snprintf(cmds, sizeof(cmds), "flush chain inet %s %s\n", table, CHAIN);
+	rc = nft_run(cmds, NULL, err, errlen);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int mnd_fc_remove(const char *table, char *err, size_t errlen)

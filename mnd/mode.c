@@ -44,13 +44,14 @@ static void filter_set(struct mnd *m, bool on)
 	if (m->filter_on == on)
 		return;
 	if (!on) {
-		rc = mnd_fc_remove(MND_FC_TABLE_DEFAULT, err, sizeof(err));
+		rc = mnd_fc_open(MND_FC_TABLE_DEFAULT, err, sizeof(err));
 		if (rc < 0) {
-			LOG_ERROR(&m->log, "cannot remove the fail-closed filter: %s", err);
+			LOG_ERROR(&m->log, "cannot take the fail-closed filter off: %s", err);
 			return;
 		}
 		m->filter_on = false;
-		LOG_INFO(&m->log, "fail-closed filter off");
+		LOG_INFO(&m->log, "fail-closed filter off (%llu us)",
+			 (unsigned long long)((now_ns() - t0) / 1000));
 		return;
 	}
 	memset(&spec, 0, sizeof(spec));
@@ -652,4 +653,11 @@ void mnd_mode_close(struct mnd *m)
 		m->early_timer = NULL;
 	}
 	filter_set(m, false);
+	/* The table itself (filter_set() only empties its chain). */
+	if (vpn_configured(m) && m->cfg.trust.fail_closed) {
+		char err[256];
+
+		if (mnd_fc_remove(MND_FC_TABLE_DEFAULT, err, sizeof(err)) < 0)
+			LOG_ERROR(&m->log, "cannot remove the fail-closed filter's table: %s", err);
+	}
 }

@@ -64,44 +64,40 @@ static void check_lines(const char *text, const char *const *want)
  * the race test proves nft takes it and that it drops what it should. */
 static const char *const full_lines[] = {
 	"add table inet mnd_failclosed",
-	"delete table inet mnd_failclosed",
-	"table inet mnd_failclosed {",
-	"\tcounter hoa_dropped {",
-	"\t}",
-	"\tcounter intranet_dropped {",
-	"\t}",
-	"\tchain postrouting {",
-	"\t\ttype filter hook postrouting priority filter; policy accept;",
-	"\t\toifname != { \"wlan0\", \"wwan0\" } accept",
-	"\t\tip saddr 198.18.1.100 counter name \"hoa_dropped\" drop",
-	"\t\tip daddr 198.18.2.1 udp dport 434 @th,64,8 1 accept",
-	"\t\tip daddr 198.19.0.1 udp dport { 500, 4500 } accept",
-	"\t\tudp sport 68 udp dport 67 accept",
-	"\t\tip daddr 198.18.2.1 counter name \"intranet_dropped\" drop",
-	"\t\tip daddr { 198.18.2.0/24, 198.18.128.0/17 } counter name \"intranet_dropped\" drop",
-	"\t}",
-	"}",
+	"add counter inet mnd_failclosed hoa_dropped",
+	"add counter inet mnd_failclosed intranet_dropped",
+	"add chain inet mnd_failclosed postrouting { type filter hook postrouting priority "
+	"filter; policy accept; }",
+	"flush chain inet mnd_failclosed postrouting",
+	"add rule inet mnd_failclosed postrouting oifname != { \"wlan0\", \"wwan0\" } accept",
+	"add rule inet mnd_failclosed postrouting ip saddr 198.18.1.100 counter name "
+	"\"hoa_dropped\" drop",
+	"add rule inet mnd_failclosed postrouting ip daddr 198.18.2.1 udp dport 434 @th,64,8 1 "
+	"accept",
+	"add rule inet mnd_failclosed postrouting ip daddr 198.19.0.1 udp dport { 500, 4500 } "
+	"accept",
+	"add rule inet mnd_failclosed postrouting udp sport 68 udp dport 67 accept",
+	"add rule inet mnd_failclosed postrouting ip daddr 198.18.2.1 counter name "
+	"\"intranet_dropped\" drop",
+	"add rule inet mnd_failclosed postrouting ip daddr { 198.18.2.0/24, 198.18.128.0/17 } "
+	"counter name \"intranet_dropped\" drop",
 	NULL,
 };
 
 /* No gateway (no [vpn]), no intranet prefixes, one interface given twice. */
 static const char *const bare_lines[] = {
 	"add table inet fc-test.1",
-	"delete table inet fc-test.1",
-	"table inet fc-test.1 {",
-	"\tcounter hoa_dropped {",
-	"\t}",
-	"\tcounter intranet_dropped {",
-	"\t}",
-	"\tchain postrouting {",
-	"\t\ttype filter hook postrouting priority filter; policy accept;",
-	"\t\toifname != { \"eth0\" } accept",
-	"\t\tip saddr 10.1.2.3 counter name \"hoa_dropped\" drop",
-	"\t\tip daddr 10.9.9.9 udp dport 434 @th,64,8 1 accept",
-	"\t\tudp sport 68 udp dport 67 accept",
-	"\t\tip daddr 10.9.9.9 counter name \"intranet_dropped\" drop",
-	"\t}",
-	"}",
+	"add counter inet fc-test.1 hoa_dropped",
+	"add counter inet fc-test.1 intranet_dropped",
+	"add chain inet fc-test.1 postrouting { type filter hook postrouting priority filter; "
+	"policy accept; }",
+	"flush chain inet fc-test.1 postrouting",
+	"add rule inet fc-test.1 postrouting oifname != { \"eth0\" } accept",
+	"add rule inet fc-test.1 postrouting ip saddr 10.1.2.3 counter name \"hoa_dropped\" drop",
+	"add rule inet fc-test.1 postrouting ip daddr 10.9.9.9 udp dport 434 @th,64,8 1 accept",
+	"add rule inet fc-test.1 postrouting udp sport 68 udp dport 67 accept",
+	"add rule inet fc-test.1 postrouting ip daddr 10.9.9.9 counter name "
+	"\"intranet_dropped\" drop",
 	NULL,
 };
 
@@ -149,7 +145,7 @@ static void test_render(void)
 	sample(&s);
 	s.interfaces = "wlan0,wwan0,wlan0 , wwan0";
 	CHECK(mnd_fc_render(&s, buf, sizeof(buf)) > 0);
-	CHECK(strstr(buf, "\t\toifname != { \"wlan0\", \"wwan0\" } accept\n") != NULL);
+	CHECK(strstr(buf, " postrouting oifname != { \"wlan0\", \"wwan0\" } accept\n") != NULL);
 
 	/* The largest spec fits in MND_FC_RENDER_MAX: 16 interfaces of 15 characters, 16
 	 * prefixes with the longest text, a 63-character table name. */
@@ -286,7 +282,7 @@ static void test_refused(void)
 		CHECK(strstr(buf, "\"abcdefghijklmno\", \"x.y-z_0\", \"a\"") != NULL);
 	}
 
-	/* The table name is checked before any I/O in remove and dropped too. */
+	/* The table name is checked before any I/O in remove, open and dropped too. */
 	{
 		char err[64] = "";
 		uint64_t pk = 77;
@@ -294,6 +290,8 @@ static void test_refused(void)
 		CHECK_EQ_U64(mnd_fc_remove("fc;flush ruleset", err, sizeof(err)), -EINVAL);
 		CHECK(err[0] != '\0');
 		CHECK_EQ_U64(mnd_fc_remove(NULL, NULL, 0), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_open("fc flush", NULL, 0), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_open(NULL, NULL, 0), -EINVAL);
 		CHECK_EQ_U64(mnd_fc_dropped("x y", &pk), -EINVAL);
 		CHECK_EQ_U64(pk, 77);
 	}

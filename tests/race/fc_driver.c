@@ -3,11 +3,13 @@
  *
  *	fc_driver apply SPECFILE      put the filter on; prints "applied TABLE in N us"
  *	fc_driver render SPECFILE     print the ruleset text (no I/O besides stdout)
- *	fc_driver remove TABLE        take it off (also when it is not there)
+ *	fc_driver open TABLE          take it off: the rules go, the table stays (also when it
+ *	                              is not there)
+ *	fc_driver remove TABLE        remove the table (also when it is not there)
  *	fc_driver dropped TABLE       print the packets dropped so far
- *	fc_driver bench SPECFILE N    N times in this process: remove (untimed), apply (timed,
- *	                              what mnd does leaving a trusted network); prints the
- *	                              apply times in us, one a line
+ *	fc_driver bench SPECFILE N    N times in this process: apply (what mnd does leaving a
+ *	                              trusted network), then open (what it does on a trusted
+ *	                              verdict), both timed; prints "APPLY_US OPEN_US" a line
  *
  * SPECFILE has one "key value" per line (blank lines and # comments ignored):
  *	table mnd_failclosed
@@ -124,24 +126,25 @@ int main(int argc, char **argv)
 		if (n < 1 || n > 10000 || load_spec(argv[2], &spec) < 0)
 			return 2;
 		for (long i = 0; i < n; i++) {
-			uint64_t t0;
+			uint64_t t0, t1;
 
-			if ((rc = mnd_fc_remove(spec.table, err, sizeof(err))) < 0) {
-				fprintf(stderr, "remove: %s: %s\n", strerror(-rc), err);
-				return 1;
-			}
 			t0 = now_us();
 			rc = mnd_fc_apply(&spec, err, sizeof(err));
 			if (rc < 0) {
 				fprintf(stderr, "apply: %s: %s\n", strerror(-rc), err);
 				return 1;
 			}
-			printf("%" PRIu64 "\n", now_us() - t0);
+			t1 = now_us();
+			if ((rc = mnd_fc_open(spec.table, err, sizeof(err))) < 0) {
+				fprintf(stderr, "open: %s: %s\n", strerror(-rc), err);
+				return 1;
+			}
+			printf("%" PRIu64 " %" PRIu64 "\n", t1 - t0, now_us() - t1);
 		}
 		return 0;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: fc_driver apply|render SPECFILE | remove|dropped TABLE | "
+		fprintf(stderr, "usage: fc_driver apply|render SPECFILE | open|remove|dropped TABLE | "
 			"bench SPECFILE N\n");
 		return 2;
 	}
@@ -174,6 +177,15 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	if (!strcmp(argv[1], "open")) {
+		rc = mnd_fc_open(argv[2], err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "open: %s: %s\n", strerror(-rc), err);
+			return 1;
+		}
+		printf("opened %s\n", argv[2]);
+		return 0;
+	}
 	if (!strcmp(argv[1], "remove")) {
 		rc = mnd_fc_remove(argv[2], err, sizeof(err));
 		if (rc < 0) {
@@ -194,6 +206,6 @@ int main(int argc, char **argv)
 		printf("%" PRIu64 "\n", n);
 		return 0;
 	}
-	fprintf(stderr, "usage: fc_driver apply|render SPECFILE | remove|dropped TABLE\n");
+	fprintf(stderr, "usage: fc_driver apply|render SPECFILE | open|remove|dropped TABLE\n");
 	return 2;
 }
