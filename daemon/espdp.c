@@ -824,7 +824,8 @@ static bool replay_one(struct espdp *dp, unsigned idx, unsigned i, uint64_t spi_
 	return out_queue(dp, c, i, len, k, now);
 }
 
-size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now)
+size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now,
+			mm_time_ns rtt)
 {
 	struct esp_batch *b;
 	struct in_addr key;
@@ -839,7 +840,8 @@ size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_tim
 	bytes0 = dp->st.out_bytes;
 	key = ike_key(dp, spi_i, false);
 	if (key.s_addr) {
-		since = pkt_replay_start(dp->replay, key, now, dp->replay_window, dp->replay_rtt);
+		since = pkt_replay_start(dp->replay, key, now, dp->replay_window,
+					 pkt_replay_rtt(rtt, dp->replay_rtt));
 		n = pkt_replay_select(dp->replay, key, since, dp->replay_max_bytes,
 				      dp->replay_idx, pkt_replay_slots(dp->replay));
 	}

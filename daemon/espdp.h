@@ -166,10 +166,14 @@ int espdp_set_replay(struct espdp *dp, mm_time_ns window, mm_time_ns rtt, size_t
 		     size_t max_packet);
 /* After espdp_ike_move() of IKE SA spi_i/spi_r at `now`: send its recent packets again
  * through its Child SAs (one sendmmsg per batch), oldest first; one info line "MOBIKE:
- * replayed N packets (B bytes, since T ms before the move)". Returns how many went out
+ * replayed N packets (B bytes, since T ms before the move)". rtt: the IKE SA's measured
+ * round trip (ike_sa_info.rtt, 0: none), which replaces the configured one as the start's
+ * distance before the last packet back when it is shorter (pkt_replay_rtt()). Returns how
+ * many went out
  * (0 with replay off). Expiries it meets are reported by the next batch or poll, never
  * from inside this call (it runs inside the engine's actions). */
-size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now);
+size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now,
+			mm_time_ns rtt);
 /* The outgoing interface of one Child SA (a path opened on 0.0.0.0: mnd). 0 or -ENOENT. */
 int espdp_child_set_ifindex(struct espdp *dp, uint32_t spi_in, int ifindex);
 /* Iterate (*cursor = 0 first) in no particular order. */

@@ -112,6 +112,16 @@ mm_time_ns pkt_replay_start(const struct pkt_replay *rp, struct in_addr key, mm_
 	return start;
 }
 
+mm_time_ns pkt_replay_rtt(mm_time_ns sample, mm_time_ns cap)
+{
+	mm_time_ns r;
+
+	if (!sample)
+		return cap;
+	r = sample + sample / 4 + PKT_REPLAY_RTT_SLACK;
+	return r < cap ? r : cap;
+}
+
 unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_time_ns since,
 			   size_t max_bytes, unsigned *out, unsigned max_out)
 {

@@ -66,6 +66,14 @@ void pkt_replay_note_reverse(struct pkt_replay *rp, struct in_addr key, mm_time_
 mm_time_ns pkt_replay_start(const struct pkt_replay *rp, struct in_addr key, mm_time_ns now,
 			    mm_time_ns window, mm_time_ns rtt);
 
+/* The round trip to start from: a measured sample (0: none) with a margin for queueing
+ * (a quarter, plus PKT_REPLAY_RTT_SLACK), never above `cap` (the configured longest round
+ * trip, which is also the answer without a sample). Starting one configured 150 ms before the
+ * last reverse packet on a 20 ms path replays 130 ms of packets that had arrived, ahead of
+ * the ones that had not: at 2 MB/s that is 260 KB of duplicates, ~20 ms of queue. */
+#define PKT_REPLAY_RTT_SLACK MM_MSEC(2)
+mm_time_ns pkt_replay_rtt(mm_time_ns sample, mm_time_ns cap);
+
 /* The packets for key recorded at or after `since`, at most max_bytes in total (the newest
  * win when the budget is short) and at most max_out of them: their slot indices go to
  * out[], oldest first. Returns how many. Selecting does not remove them. */

@@ -104,6 +104,13 @@ static void test_ring(void)
 		     MM_MSEC(1000));
 	CHECK_EQ_U64(pkt_replay_start(rp, a, MM_MSEC(2000), MM_MSEC(50), MM_MSEC(150)),
 		     MM_MSEC(1950));
+	/* the round trip to start from: the cap without a sample; a sample plus a quarter plus
+	 * 2 ms, never above the cap */
+	CHECK_EQ_U64(pkt_replay_rtt(0, MM_MSEC(150)), MM_MSEC(150));
+	CHECK_EQ_U64(pkt_replay_rtt(MM_MSEC(20), MM_MSEC(150)), MM_MSEC(27));
+	CHECK_EQ_U64(pkt_replay_rtt(MM_MSEC(118), MM_MSEC(150)), MM_MSEC(149) + MM_USEC(500));
+	CHECK_EQ_U64(pkt_replay_rtt(MM_MSEC(119), MM_MSEC(150)), MM_MSEC(150));
+	CHECK_EQ_U64(pkt_replay_rtt(MM_SEC(5), MM_MSEC(150)), MM_MSEC(150));
 	pkt_replay_free(rp);
 
 	/* A smaller slot: what does not fit is counted, what fits is kept whole. */
@@ -434,7 +441,7 @@ static void test_espdp_replay(void)
 	/* The move, then the replay. */
 	CHECK_EQ_U64(espdp_ike_move(dp, IKE_X_I, IKE_X_R, &nl, &nr, true, 0), 2);
 	out0 = st->out_packets;
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400)), 6);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 6);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
 	CHECK_EQ_U64(got, 6);
@@ -454,18 +461,30 @@ static void test_espdp_replay(void)
 	/* Byte budget of exactly the two newest packets (8, then 7; 6 no longer fits): those
 	 * two, oldest first. The ring is kept (same MTU). */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), sizes[7] + sizes[8], MTU) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400)), 2);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 2);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
 	CHECK(got == 2 && bad == 0 && ids[0] == 7 && ids[1] == 8);
+
+	/* The IKE SA's measured round trip, 60 ms: the start is 60 + 15 + 2 = 77 ms before the
+	 * last packet back (1100), 1023 ms: 3 and 4 (1000 ms) had arrived, 5-8 go again. A
+	 * sample above the configured 150 ms changes nothing. */
+	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(60)), 4);
+	usleep(20000);
+	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
+	CHECK(got == 4 && bad == 0 && ids[0] == 5 && ids[1] == 6 && ids[2] == 7 && ids[3] == 8);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(400)), 6);
+	usleep(20000);
+	CHECK_EQ_U64(drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL), 6);
 
 	/* An IKE SA rekey (RFC 7296 2.18): the packets stay the peer's under the new SPIs; a
 	 * Child SA gone since: its packets are skipped, the others still go. */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
 	CHECK_EQ_U64(espdp_child_reparent(dp, IKE_X_I, IKE_X_R, IKE_X_I + 1, IKE_X_R + 1), 2);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400)), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 0);
 	CHECK(espdp_child_del(dp, SPI_X2_IN) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I + 1, IKE_X_R + 1, MM_MSEC(1400)), 4);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I + 1, IKE_X_R + 1, MM_MSEC(1400), 0), 4);
 	CHECK_EQ_U64(st->replay_skipped, 2);            /* 4 and 7: Child SA 2 is gone */
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
@@ -475,31 +494,31 @@ static void test_espdp_replay(void)
 	/* Without reverse traffic (Y): the whole window. Y moves to X's old port. */
 	nr.port = x_old_port;
 	CHECK_EQ_U64(espdp_ike_move(dp, IKE_Y_I, IKE_Y_R, &nl, &nr, true, 0), 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999)), 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2001)), 0);  /* too old */
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0), 1);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2001), 0), 0);  /* too old */
 	usleep(20000);
 	got = drain(peer_x_old, &yin, &yspi, 1, ids, 32, &bad, NULL);
 	CHECK(got == 1 && bad == 0 && ids[0] == 50);
 
 	/* Packets longer than the ring's slots are never kept (a new MTU empties it). */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, 200) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999)), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0), 0);
 	to_tun("10.9.0.2", 51, 100, MM_MSEC(2100));
 	to_tun("10.9.0.2", 52, 300, MM_MSEC(2100));
 	CHECK_EQ_U64(st->replay_too_big, 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2200)), 1);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2200), 0), 1);
 
 	/* Off: nothing kept, nothing sent, no counter moves. */
 	CHECK(espdp_set_replay(dp, 0, 0, 0, 0) == 0);
 	to_tun("10.9.0.2", 53, 100, MM_MSEC(2300));
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2400)), 0);
-	CHECK_EQ_U64(st->replays, 8);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2400), 0), 0);
+	CHECK_EQ_U64(st->replays, 10);
 	usleep(20000);
 	got = drain(peer_x_old, &yin, &yspi, 1, ids, 32, &bad, NULL);
 	CHECK(got == 4 && bad == 0 && ids[3] == 53);    /* 51, 52, 51 again, 53 */
 	/* An IKE SA the data path never saw. */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, 0x77, 0x88, MM_MSEC(2400)), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, 0x77, 0x88, MM_MSEC(2400), 0), 0);
 
 	esp_sa_free(xin[0]);
 	esp_sa_free(xin[1]);

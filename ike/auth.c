@@ -709,6 +709,9 @@ int ike_auth_request(struct ike_sa *sa, struct ike_rx *rx)
 		ike_sa_send_notify_response(sa, rx, IKE_N_INVALID_SYNTAX, NULL, 0);
 		return 0;
 	}
+	/* Our IKE_SA_INIT answer to this request: a round trip plus the initiator's work. */
+	if (sa->init_answered_at && rx->now > sa->init_answered_at && !sa->rtt)
+		sa->rtt = rx->now - sa->init_answered_at;
 	if (!ridi || ike_id_decode(ridi, &idi) < 0) {
 		auth_failed(sa, rx, "the peer", "no usable IDi");
 		return 0;

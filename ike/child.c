@@ -299,6 +299,7 @@ static struct ike_sa *rekeyed_sa(struct ike_sa *old, bool we_initiated, uint64_t
 	sa->nat_remote = old->nat_remote;
 	sa->natt = old->natt;
 	sa->mobike = old->mobike;
+	sa->rtt = old->rtt;                /* the same path */
 	sa->replaces_spi_i = old->spi_i;
 	sa->replaces_spi_r = old->spi_r;
 	memcpy(sa->ni, ni, ni_len);

@@ -1332,6 +1332,10 @@ static void dispatch_response(struct ike_sa *sa, struct ike_rx *rx)
 	int rc;
 
 	memset(&sa->req, 0, sizeof(sa->req));
+	/* A round-trip sample, only from a request sent once on one path (Karn's rule). */
+	if (done.sends == 1 && !done.multi_path && !done.path_changed &&
+	    rx->now > done.first_sent)
+		sa->rtt = rx->now - done.first_sent;
 	/* MOBIKE path testing (RFC 4555 3.10): the pair this answer came on works. */
 	if (sa->mobike)
 		ike_mobike_response_path(sa, rx, &done);
@@ -1535,6 +1539,7 @@ static void input_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 		if (sa->init_req && sa->init_req_len == rx->len &&
 		    memcmp(sa->init_req, rx->data, rx->len) == 0 && sa->last_resp) {
 			LOG_DEBUG(&sa->log, "IKE_SA_INIT again: resending our response");
+			sa->init_answered_at = 0;      /* which answer IKE_AUTH follows: unknown */
 			e->st.tx++;
 			ike_act_send(rx->out, &rx->to, &rx->from, sa->last_resp, sa->last_resp_len);
 		} else {

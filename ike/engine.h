@@ -311,6 +311,7 @@ struct ike_sa_info {
 	bool rr_pending;                     /* responder: a new peer address awaits its return
 					      * routability check (3.7) */
 	uint32_t moves;                      /* IKE_ACT_SA_MOVED so far */
+	mm_time_ns rtt;                      /* latest round-trip sample, 0: none (sa.h) */
 	mm_time_ns last_move;                /* 0: never moved */
 	size_t npeer_addrs;                  /* the peer's address set: the address its last set
 					      * came from, then its ADDITIONAL_IP4_ADDRESSes */

@@ -295,6 +295,7 @@ void ike_sa_info_fill(const struct ike_sa *sa, struct ike_sa_info *out)
 	out->probing = sa->mob.probing;
 	out->rr_pending = sa->mob.rr_wanted;
 	out->moves = sa->mob.moves;
+	out->rtt = sa->rtt;
 	out->last_move = sa->mob.last_move;
 	out->npeer_addrs = sa->mob.npeer_addrs;
 	memcpy(out->peer_addrs, sa->mob.peer_addrs, sizeof(out->peer_addrs));

@@ -192,6 +192,12 @@ struct ike_sa {
 	bool mobike;               /* both sides sent MOBIKE_SUPPORTED (RFC 4555 4.2.1) */
 	struct ike_mobike mob;
 	bool announced;            /* SA_UP emitted */
+	/* Round trip to the peer, the latest sample (0: none yet): a request of ours answered
+	 * after its only send (Karn's rule: a retransmitted one says nothing), or as responder
+	 * our IKE_SA_INIT answer -> the IKE_AUTH request (the initiator's computation adds a
+	 * little). Used by the daemon to start its handover replay (daemon/replay.h). */
+	mm_time_ns rtt;
+	mm_time_ns init_answered_at;   /* responder: when IKE_SA_INIT was answered */
 
 	/* negotiated */
 	struct ike_suite suite;

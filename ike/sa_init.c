@@ -542,6 +542,7 @@ int ike_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 		  sa->algs.dh->name, sa->nat_local ? ", NAT in front of us" : "",
 		  sa->nat_remote ? ", NAT in front of the peer" : "");
 	ike_act_keylog(rx->out, sa);
+	sa->init_answered_at = rx->now;
 	err = ike_sa_send_response(sa, o, rx);
 	ike_sa_schedule(sa);
 	return err;

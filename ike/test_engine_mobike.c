@@ -1386,6 +1386,69 @@ static void test_errors(void)
 	t_net_free(&net);
 }
 
+/* --- round-trip samples (sa.h: rtt; the gateway's handover replay starts from them) -------- */
+
+static void hold_on(void)
+{
+	net.hold = true;
+}
+
+static void test_rtt_samples(void)
+{
+	uint64_t spi;
+	mm_time_ns t;
+
+	printf("# round-trip samples: 25 ms each way, Karn's rule\n");
+	/* Held: the exchanges by hand, every datagram 25 ms on the wire. */
+	CHECK_EQ_U64(setup(hold_on), 0);
+	CHECK_EQ_U64(net.nq, 1);
+	for (int i = 0; i < 4; i++) {
+		net.now += MM_MSEC(25);
+		CHECK(t_step(&net));
+	}
+	net.hold = false;
+	t_run(&net);
+	CHECK(net.a.nsa_up == 1 && net.b.nsa_up == 1);
+	if (net.a.nsa_up != 1 || net.b.nsa_up != 1)
+		return;
+	spi = net.a.sa_up[0].spi_i;
+	/* A: IKE_SA_INIT and IKE_AUTH each answered after 50 ms; B: its IKE_SA_INIT answer
+	 * to the IKE_AUTH request, 50 ms. Both known at SA_UP already. */
+	CHECK_EQ_U64(net.a.sa_up[0].rtt, MM_MSEC(50));
+	CHECK_EQ_U64(net.b.sa_up[0].rtt, MM_MSEC(50));
+	CHECK_EQ_U64(info(&net.b, spi).rtt, MM_MSEC(50));
+
+	/* A liveness check answered after 2 x 10 ms: the newest sample wins. */
+	net.hold = true;
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	for (int i = 0; i < 2; i++) {
+		net.now += MM_MSEC(10);
+		CHECK(t_step(&net));
+	}
+	CHECK_EQ_U64(info(&net.a, spi).rtt, MM_MSEC(20));
+
+	/* Lost once, answered after the retransmission: no sample (which send was answered
+	 * is unknown). */
+	CHECK(ike_engine_dpd(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	CHECK_EQ_U64(net.nq, 1);
+	t_lose(&net, 0);
+	t = ike_engine_next_timer(net.a.e);
+	CHECK(t > net.now && t != IKE_TIME_NEVER);
+	net.now = t;
+	ike_engine_timer(net.a.e, net.now, net.a.act);
+	t_collect(&net, &net.a);
+	CHECK_EQ_U64(net.nq, 1);
+	for (int i = 0; i < 2; i++) {
+		net.now += MM_MSEC(1);
+		CHECK(t_step(&net));
+	}
+	CHECK_EQ_U64(net.nq, 0);
+	CHECK_EQ_U64(info(&net.a, spi).rtt, MM_MSEC(20));
+	net.hold = false;
+}
+
 int main(void)
 {
 	t_log_setup();
@@ -1404,6 +1467,7 @@ int main(void)
 	test_rekey();
 	test_nat_mapping();
 	test_errors();
+	test_rtt_samples();
 	t_free_actions(&net);
 	return tap_done();
 }

@@ -22,7 +22,8 @@
  *	handover-replay-bytes  at most this much of them per move                 (524288)
  *	handover-replay-rtt-ms  the longest round trip to a peer the replay covers; it
  *	                  starts that long before the last packet that came back
- *	                  through the old path                                    (150)
+ *	                  through the old path, or the IKE SA's measured round trip
+ *	                  with a margin when shorter (replay.h pkt_replay_rtt)    (150)
  *
  * [peer NAME]  (one per class of peers, at least one; the responder picks by IDi)
  *	remote-id         who the peer must be (ident.h syntax; %any: whoever the credentials
