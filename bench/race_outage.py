@@ -93,7 +93,8 @@ def run_config(a, rundir: Path, gw_inside: bool) -> tuple[list[dict], float, dic
                 "nominal": 2 * a.delay_ms}
         print(f"RTT (avg ms): {info}", flush=True)
         rtt = info["mn on int-x -> ha"] or 2 * a.delay_ms
-        procs, rlog = udpprobe.start_pair(t, rundir, HOME_ADDRESS)
+        procs, rlog = udpprobe.start_pair(t, rundir, HOME_ADDRESS,
+                                          interval=a.probe_interval_ms / 1000.0)
         probes.extend(procs)
         for rnd in range(a.rounds):
             for net, mode, kind in MOVES:
@@ -167,6 +168,9 @@ def main() -> int:
     ap.add_argument("--build", default=str(HERE.parent / "build"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--delay-ms", type=float, default=10.0)
+    ap.add_argument("--probe-interval-ms", type=float, default=10.0,
+                    help="the probe's spacing: it adds 0 to this much (half on average) "
+                         "to every outage")
     ap.add_argument("--gateway-inside", choices=("no", "yes", "both"), default="both")
     ap.add_argument("--json")
     ap.add_argument("--rundir")
@@ -174,7 +178,8 @@ def main() -> int:
     racelib.set_binaries(Path(a.build))
     rundir = Path(a.rundir or tempfile.mkdtemp(prefix="race-outage-", dir="/dev/shm"))
     configs = {"no": [False], "yes": [True], "both": [False, True]}[a.gateway_inside]
-    out: dict = {"delay_ms": a.delay_ms, "configs": {}}
+    out: dict = {"delay_ms": a.delay_ms, "probe_interval_ms": a.probe_interval_ms,
+                 "configs": {}}
     for gw in configs:
         name = "gateway-inside" if gw else "gateway-outside-only"
         sub = rundir / name

@@ -4,10 +4,14 @@ numbered UDP datagrams on an absolute schedule, their arrival times logged by th
 which echoes each back; the sender logs the echoes. Times are CLOCK_MONOTONIC (one clock for
 every network namespace of the machine), so a harness can compare them with its own.
 
-    udpprobe.py recv --port 5005 --log FILE          (in the receiving node)
+    udpprobe.py recv --port 5005 [--bind ADDR] --log FILE   (in the receiving node)
     udpprobe.py send --dst ADDR --port 5005 --interval 0.01 --log FILE   (until SIGTERM)
 
 Log lines: "<monotonic seconds> <seq>" per datagram received (recv) or echo received (send).
+The receiver binds to --bind (start_pair: the address the sender sends to), so its echoes
+leave from that address, as a server's replies do: from a mobile node's home address they
+take the reverse tunnel (and tell the home agent the path still worked, daemon/replay.h),
+not the care-of address's direct route.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def start_pair(topo, rundir, dst: str, rx_node: str = "mn", tx_node: str = "cn",
     rlog = Path(rundir) / f"probe-{rx_node}.log"
     me = str(Path(__file__).resolve())
     procs = [topo.spawn(rx_node, ["/usr/bin/python3", me, "recv", "--port", str(port),
-                                  "--log", str(rlog)])]
+                                  "--bind", dst, "--log", str(rlog)])]
     time.sleep(0.3)
     procs.append(topo.spawn(tx_node, ["/usr/bin/python3", me, "send", "--dst", dst, "--port",
                                       str(port), "--interval", f"{interval:g}", "--log",
@@ -78,7 +82,7 @@ def ping_rtt_ms(topo, node: str, iface: str, dst: str) -> float | None:
 
 def recv(a) -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", a.port))
+    s.bind((a.bind, a.port))
     with open(a.log, "w", buffering=1) as log:
         while not _stop:
             r, _, _ = select.select([s], [], [], 0.2)
@@ -134,6 +138,7 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("recv")
     r.add_argument("--port", type=int, required=True)
+    r.add_argument("--bind", default="0.0.0.0")
     r.add_argument("--log", required=True)
     s = sub.add_parser("send")
     s.add_argument("--dst", required=True)
