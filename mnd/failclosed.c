@@ -320,22 +320,59 @@ static void error_line(const char *text, char *err, size_t errlen)
 	snprintf(err, errlen, "nftables failed");
 }
 
-/* Run cmds as one transaction. Plain output (if out) is copied into a malloc'ed string. */
-static int nft_run(const char *cmds, char **out, char *err, size_t errlen)
-{
+struct mnd_fc {
 	struct nft_ctx *ctx;
-	const char *e;
+};
+
+static struct nft_ctx *ctx_new(void)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+
+	if (ctx && (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)) {
+		nft_ctx_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+int mnd_fc_new(struct mnd_fc **out)
+{
+	struct mnd_fc *fc;
+
+	if (!out)
+		return -EINVAL;
+	fc = calloc(1, sizeof(*fc));
+	if (!fc)
+		return -ENOMEM;
+	fc->ctx = ctx_new();
+	if (!fc->ctx) {
+		free(fc);
+		return -ENOMEM;
+	}
+	*out = fc;
+	return 0;
+}
+
+void mnd_fc_free(struct mnd_fc *fc)
+{
+	if (!fc)
+		return;
+	nft_ctx_free(fc->ctx);
+	free(fc);
+}
+
+/* Run cmds as one transaction, on fc's context (or one of its own). Plain output (if out)
+ * is copied into a malloc'ed string. */
+static int nft_run(struct mnd_fc *fc, const char *cmds, char **out, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = fc ? fc->ctx : ctx_new();
+	const char *e, *o;
 	int rc = 0;
 
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx) {
 		if (err && errlen)
 			snprintf(err, errlen, "nft_ctx_new failed");
 		return -ENOMEM;
-	}
-	if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
-		rc = -ENOMEM;
-		goto done;
 	}
 	if (nft_run_cmd_from_buffer(ctx, cmds) != 0) {
 		e = nft_ctx_get_error_buffer(ctx);
@@ -347,19 +384,21 @@ static int nft_run(const char *cmds, char **out, char *err, size_t errlen)
 			rc = -EPERM;
 		else
 			rc = -EIO;
-		goto done;
 	}
-	if (out) {
-		*out = strdup(nft_ctx_get_output_buffer(ctx));
+	/* Reading a buffer empties it: nothing carries over to the next command. */
+	(void)nft_ctx_get_error_buffer(ctx);
+	o = nft_ctx_get_output_buffer(ctx);
+	if (rc == 0 && out) {
+		*out = strdup(o ? o : "");
 		if (!*out)
 			rc = -ENOMEM;
 	}
-done:
-	nft_ctx_free(ctx);
+	if (!fc)
+		nft_ctx_free(ctx);
 	return rc;
 }
 
-int mnd_fc_apply(const struct mnd_fc_spec *spec, char *err, size_t errlen)
+int mnd_fc_apply(struct mnd_fc *fc, const struct mnd_fc_spec *spec, char *err, size_t errlen)
 {
 	char text[MND_FC_RENDER_MAX];
 	const char *why = "?";
@@ -375,10 +414,10 @@ int mnd_fc_apply(const struct mnd_fc_spec *spec, char *err, size_t errlen)
 			snprintf(err, errlen, "ruleset too long");
 		return rc;
 	}
-	return nft_run(text, NULL, err, errlen);
+	return nft_run(fc, text, NULL, err, errlen);
 }
 
-int mnd_fc_open(const char *table, char *err, size_t errlen)
+int mnd_fc_open(struct mnd_fc *fc, const char *table, char *err, size_t errlen)
 {
 	char cmds[2 * MND_FC_NAME_MAX + 64];
 	int rc;
@@ -390,11 +429,11 @@ int mnd_fc_open(const char *table, char *err, size_t errlen)
 	}
 	/* Rules only: the chain and its hook stay (see mnd_fc_render()). */
 	snprintf(cmds, sizeof(cmds), "flush chain inet %s %s\n", table, CHAIN);
-	rc = nft_run(cmds, NULL, err, errlen);
+	rc = nft_run(fc, cmds, NULL, err, errlen);
 	return rc == -ENOENT ? 0 : rc;
 }
 
-int mnd_fc_remove(const char *table, char *err, size_t errlen)
+int mnd_fc_remove(struct mnd_fc *fc, const char *table, char *err, size_t errlen)
 {
 	char cmds[2 * MND_FC_NAME_MAX + 64];
 
@@ -405,10 +444,10 @@ int mnd_fc_remove(const char *table, char *err, size_t errlen)
 	}
 	/* "add" first: removing a filter that is not there is not an error. */
 	snprintf(cmds, sizeof(cmds), "add table inet %s\ndelete table inet %s\n", table, table);
-	return nft_run(cmds, NULL, err, errlen);
+	return nft_run(fc, cmds, NULL, err, errlen);
 }
 
-int mnd_fc_dropped(const char *table, uint64_t *packets)
+int mnd_fc_dropped(struct mnd_fc *fc, const char *table, uint64_t *packets)
 {
 	char cmd[MND_FC_NAME_MAX + 64];
 	char *out = NULL;
@@ -417,7 +456,7 @@ int mnd_fc_dropped(const char *table, uint64_t *packets)
 	if (!table_ok(table) || !packets)
 		return -EINVAL;
 	snprintf(cmd, sizeof(cmd), "list counters table inet %s", table);
-	if ((rc = nft_run(cmd, &out, NULL, 0)) < 0)
+	if ((rc = nft_run(fc, cmd, &out, NULL, 0)) < 0)
 		return rc;
 	rc = mnd_fc_parse_counters(out, packets);
 	free(out);

@@ -80,19 +80,27 @@ int mnd_fc_render(const struct mnd_fc_spec *spec, char *buf, size_t len);
 /* Validate a spec: 0, or -EINVAL with *why (if why is not NULL) set to a static reason. */
 int mnd_fc_check(const struct mnd_fc_spec *spec, const char **why);
 
+/* A libnftables context kept between calls: each call then costs the transaction only
+ * (flush ~0.1 ms) instead of a new context and a fresh cache (~0.5-0.8 ms more, measured in
+ * mnd on every trusted verdict). Every function below takes one; NULL makes a context for
+ * that call alone. 0 or -ENOMEM. */
+struct mnd_fc;
+int mnd_fc_new(struct mnd_fc **out);
+void mnd_fc_free(struct mnd_fc *fc);
+
 /* Put the filter in place (or replace it), synchronously. On failure err receives one line
  * (the reason, or nftables' error message). */
-int mnd_fc_apply(const struct mnd_fc_spec *spec, char *err, size_t errlen);
+int mnd_fc_apply(struct mnd_fc *fc, const struct mnd_fc_spec *spec, char *err, size_t errlen);
 
 /* Take the filter off: the chain's rules go, the table, chain and counters stay (every
  * packet passes). 0 also when the table is not there. */
-int mnd_fc_open(const char *table, char *err, size_t errlen);
+int mnd_fc_open(struct mnd_fc *fc, const char *table, char *err, size_t errlen);
 
 /* Remove the table; 0 also when it was not there. */
-int mnd_fc_remove(const char *table, char *err, size_t errlen);
+int mnd_fc_remove(struct mnd_fc *fc, const char *table, char *err, size_t errlen);
 
 /* The packets dropped so far (both counters summed). -ENOENT when the table is absent. */
-int mnd_fc_dropped(const char *table, uint64_t *packets);
+int mnd_fc_dropped(struct mnd_fc *fc, const char *table, uint64_t *packets);
 
 /* Parse the text of `nft list counters table inet NAME` (libnftables' plain output): the
  * sum of the "packets N" of every counter into *packets. -EINVAL when there is no counter

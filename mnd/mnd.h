@@ -31,6 +31,7 @@
 #include "mip4/auth.h"
 #include "mip4/mn_engine.h"
 #include "mnd/dedup.h"
+#include "mnd/failclosed.h"
 #include "mnd/location.h"
 #include "policy/agent.h"
 #include "mnd/timer.h"
@@ -194,6 +195,7 @@ struct mnd {
 	mm_time_ns vpn_answered_at;  /* monotonic: the gateway answered on this attachment */
 	bool home_confirmed;         /* on the home link, the deregistration was answered */
 	bool filter_on;              /* the fail-closed filter (failclosed.h) is in place */
+	struct mnd_fc *fc;           /* its libnftables context (NULL: one per call) */
 	unsigned tun_mtu;            /* the TUN's MTU as mode.c last set it (lower in mc: both
 	                              * headers); 0: as opened, cfg.tunnel_mtu */
 

@@ -44,7 +44,7 @@ static void filter_set(struct mnd *m, bool on)
 	if (m->filter_on == on)
 		return;
 	if (!on) {
-		rc = mnd_fc_open(MND_FC_TABLE_DEFAULT, err, sizeof(err));
+		rc = mnd_fc_open(m->fc, MND_FC_TABLE_DEFAULT, err, sizeof(err));
 		if (rc < 0) {
 			LOG_ERROR(&m->log, "cannot take the fail-closed filter off: %s", err);
 			return;
@@ -68,7 +68,7 @@ static void filter_set(struct mnd *m, bool on)
 		spec.intranet[i].plen = m->cfg.vpn.intranet_plen[i];
 		spec.nintranet = i + 1;
 	}
-	rc = mnd_fc_apply(&spec, err, sizeof(err));
+	rc = mnd_fc_apply(m->fc, &spec, err, sizeof(err));
 	if (rc < 0) {
 		/* Nothing else can keep the promise: say so loudly, every time it fails. */
 		LOG_ERROR(&m->log, "cannot put the fail-closed filter in place: %s", err);
@@ -633,8 +633,11 @@ int mnd_mode_init(struct mnd *m)
 	m->grace_timer = mnd_timer_new(on_grace, m);
 	m->early_timer = mnd_timer_new(early_tia, m);
 	/* Fail closed from the start: no verdict yet. */
-	if (vpn_configured(m) && m->cfg.trust.fail_closed)
+	if (vpn_configured(m) && m->cfg.trust.fail_closed) {
+		if (mnd_fc_new(&m->fc) < 0)
+			LOG_WARNING(&m->log, "no libnftables context to keep: one per filter change");
 		filter_set(m, true);
+	}
 	return 0;
 }
 
@@ -657,7 +660,9 @@ void mnd_mode_close(struct mnd *m)
 	if (vpn_configured(m) && m->cfg.trust.fail_closed) {
 		char err[256];
 
-		if (mnd_fc_remove(MND_FC_TABLE_DEFAULT, err, sizeof(err)) < 0)
+		if (mnd_fc_remove(m->fc, MND_FC_TABLE_DEFAULT, err, sizeof(err)) < 0)
 			LOG_ERROR(&m->log, "cannot remove the fail-closed filter's table: %s", err);
 	}
+	mnd_fc_free(m->fc);
+	m->fc = NULL;
 }

@@ -197,7 +197,7 @@ static void refused(const struct mnd_fc_spec *s, const char *what)
 	CHECK(why != NULL && why[0] != '\0');
 	/* apply checks before it talks to the kernel: the same refusal, with the reason. */
 	err[0] = '\0';
-	CHECK_EQ_U64(mnd_fc_apply(s, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_U64(mnd_fc_apply(NULL, s, err, sizeof(err)), -EINVAL);
 	CHECK(why != NULL && !strcmp(err, why));
 	if (tap_failed != failed_before)
 		printf("# the spec above: %s\n", what);
@@ -287,12 +287,12 @@ static void test_refused(void)
 		char err[64] = "";
 		uint64_t pk = 77;
 
-		CHECK_EQ_U64(mnd_fc_remove("fc;flush ruleset", err, sizeof(err)), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_remove(NULL, "fc;flush ruleset", err, sizeof(err)), -EINVAL);
 		CHECK(err[0] != '\0');
-		CHECK_EQ_U64(mnd_fc_remove(NULL, NULL, 0), -EINVAL);
-		CHECK_EQ_U64(mnd_fc_open("fc flush", NULL, 0), -EINVAL);
-		CHECK_EQ_U64(mnd_fc_open(NULL, NULL, 0), -EINVAL);
-		CHECK_EQ_U64(mnd_fc_dropped("x y", &pk), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_remove(NULL, NULL, NULL, 0), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_open(NULL, "fc flush", NULL, 0), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_open(NULL, NULL, NULL, 0), -EINVAL);
+		CHECK_EQ_U64(mnd_fc_dropped(NULL, "x y", &pk), -EINVAL);
 		CHECK_EQ_U64(pk, 77);
 	}
 }
