@@ -871,6 +871,15 @@ class Topology:
             mac = f"02:6d:34:00:{i:02x}:01"     # fixed: a bridge would take a port's MAC
             cfg[n.router] += [f"link add name {n.bridge} address {mac} type bridge "
                               "forward_delay 0 stp_state 0 mcast_snooping 0"]
+            # A port that always has carrier, as a switch's uplink does: without it the
+            # bridge loses carrier whenever mn is unplugged, and after a re-plug the router's
+            # first packets (a foreign agent's answer to mn's solicitation, sent within a
+            # millisecond) can go to the bridge's no-op qdisc until linkwatch re-activates it.
+            # (This kernel has no dummy devices: a veth pair with both ends here.)
+            hold = f"{n.bridge}-hold"
+            cfg[n.router] += [f"link add name {hold} type veth peer name {hold}p",
+                              f"link set {hold} master {n.bridge}", f"link set {hold} up",
+                              f"link set {hold}p up"]
             up(n.router, n.bridge, f"{n.gateway}/{n.prefixlen}")
             if n.uplink:
                 plen = ipaddress.ip_network(n.uplink).prefixlen
