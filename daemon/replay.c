@@ -125,32 +125,33 @@ mm_time_ns pkt_replay_rtt(mm_time_ns sample, mm_time_ns cap)
 unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_time_ns since,
 			   size_t max_bytes, unsigned *out, unsigned max_out)
 {
-	unsigned n = 0;
+	unsigned n = 0, oldest = 0;
 	size_t bytes = 0;
 
 	if (!rp || !out || max_out == 0)
 		return 0;
-	/* Walk from the newest slot backwards; stop at the window's start, the budget, or the
-	 * ring's start. Slots are recorded in time order, so the first too-old slot ends it. */
+	/* How far back the window goes: slots are recorded in time order, so walking back from
+	 * the newest, the first empty or too-old slot ends it. */
 	for (unsigned k = 1; k <= rp->nslots; k++) {
-		unsigned idx = (rp->next + rp->nslots - k) % rp->nslots;
-		const struct replay_slot *s = &rp->slot[idx];
+		const struct replay_slot *s = &rp->slot[(rp->next + rp->nslots - k) % rp->nslots];
 
 		if (s->len == 0 || s->at < since)
 			break;
+		oldest = k;
+	}
+	/* Then forwards from the oldest, in the order they were first sent, until the budget:
+	 * the oldest are the ones a receiver waits for (TCP delivers nothing past its first
+	 * hole), the newest can come again from the sender. */
+	for (unsigned k = oldest; k >= 1; k--) {
+		unsigned idx = (rp->next + rp->nslots - k) % rp->nslots;
+		const struct replay_slot *s = &rp->slot[idx];
+
 		if (s->key.s_addr != key.s_addr)
 			continue;
 		if (bytes + s->len > max_bytes || n == max_out)
 			break;
 		bytes += s->len;
 		out[n++] = idx;
-	}
-	/* Oldest first: the order they were first sent in. */
-	for (unsigned i = 0; i < n / 2; i++) {
-		unsigned t = out[i];
-
-		out[i] = out[n - 1 - i];
-		out[n - 1 - i] = t;
 	}
 	return n;
 }

@@ -20,9 +20,11 @@
  *
  * The buffer is one ring of fixed-size slots shared by all keys (memory does not grow with
  * the number of peers); a move selects the slots of one key that are newer than the
- * window, newest first up to a byte budget, and hands them back oldest first, the order
- * they were first sent in. The key is 32 bits carried in a struct in_addr (a home address;
- * espdp's IKE SA number). No I/O and no allocation after pkt_replay_new().
+ * window's start, oldest first up to a byte budget (a TCP receiver delivers nothing past the
+ * first packet it misses: the oldest lost packets end the outage, the newest can come again
+ * from the sender), in the order they were first sent in. The key is 32 bits carried in a
+ * struct in_addr (a home address; espdp's IKE SA number). No I/O and no allocation after
+ * pkt_replay_new().
  */
 #ifndef MM_DAEMON_REPLAY_H
 #define MM_DAEMON_REPLAY_H
@@ -74,8 +76,9 @@ mm_time_ns pkt_replay_start(const struct pkt_replay *rp, struct in_addr key, mm_
 #define PKT_REPLAY_RTT_SLACK MM_MSEC(2)
 mm_time_ns pkt_replay_rtt(mm_time_ns sample, mm_time_ns cap);
 
-/* The packets for key recorded at or after `since`, at most max_bytes in total (the newest
- * win when the budget is short) and at most max_out of them: their slot indices go to
+/* The packets for key recorded at or after `since`, at most max_bytes in total (the oldest
+ * win when the budget is short: they are what a receiver waits for) and at most max_out of
+ * them: their slot indices go to
  * out[], oldest first. Returns how many. Selecting does not remove them. */
 unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_time_ns since,
 			   size_t max_bytes, unsigned *out, unsigned max_out);

@@ -37,7 +37,7 @@ static struct in_addr ip(const char *s)
 
 /* --- the ring ------------------------------------------------------------------------ */
 
-/* Window, per-key selection, byte budget (newest win), oldest-first order, ring wrap, the
+/* Window, per-key selection, byte budget (oldest win), oldest-first order, ring wrap, the
  * start estimate. */
 static void test_ring(void)
 {
@@ -69,15 +69,20 @@ static void test_ring(void)
 	CHECK(p && p[0] == 3 && len == 300);
 	p = pkt_replay_packet(rp, idx[2], &len);
 	CHECK(p && p[0] == 6 && len == 600);
-	/* budget 1000 bytes: the newest (600) and then 400 -> t = 4, 6 */
+	/* budget 1000 bytes: the oldest (100), then 300 and 400 (t = 1, 3, 4); 600 no longer
+	 * fits, and nothing after it is taken (no hole in what goes again) */
 	n = pkt_replay_select(rp, a, 0, 1000, idx, 16);
-	CHECK_EQ_U64(n, 2);
+	CHECK_EQ_U64(n, 3);
 	p = pkt_replay_packet(rp, idx[0], &len);
+	CHECK(p && p[0] == 1);
+	p = n == 3 ? pkt_replay_packet(rp, idx[2], &len) : NULL;
 	CHECK(p && p[0] == 4);
-	/* max_out 1: only the newest */
+	/* budget 250 from t = 3: 300 does not fit, so nothing (not 400 or 600 after a hole) */
+	CHECK_EQ_U64(pkt_replay_select(rp, a, MM_MSEC(3), 250, idx, 16), 0);
+	/* max_out 1: only the oldest */
 	n = pkt_replay_select(rp, a, 0, 1 << 20, idx, 1);
 	p = n == 1 ? pkt_replay_packet(rp, idx[0], &len) : NULL;
-	CHECK(p && p[0] == 6);
+	CHECK(p && p[0] == 1);
 	n = pkt_replay_select(rp, b, 0, 1 << 20, idx, 16);
 	CHECK_EQ_U64(n, 2);
 	/* wrap: 8 more for b overwrite everything of a */
@@ -458,13 +463,13 @@ static void test_espdp_replay(void)
 	CHECK_EQ_U64(st->out_packets - out0, 6);
 	CHECK_EQ_U64(st->replay_skipped, 0);
 
-	/* Byte budget of exactly the two newest packets (8, then 7; 6 no longer fits): those
-	 * two, oldest first. The ring is kept (same MTU). */
-	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), sizes[7] + sizes[8], MTU) == 0);
+	/* Byte budget of exactly the two oldest packets of the window (3, then 4; 5 no longer
+	 * fits): those two, in order. The ring is kept (same MTU). */
+	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), sizes[3] + sizes[4], MTU) == 0);
 	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 2);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
-	CHECK(got == 2 && bad == 0 && ids[0] == 7 && ids[1] == 8);
+	CHECK(got == 2 && bad == 0 && ids[0] == 3 && ids[1] == 4);
 
 	/* The IKE SA's measured round trip, 60 ms: the start is 60 + 15 + 2 = 77 ms before the
 	 * last packet back (1100), 1023 ms: 3 and 4 (1000 ms) had arrived, 5-8 go again. A

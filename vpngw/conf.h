@@ -19,7 +19,7 @@
  *	dpd-interval      seconds of silence before a liveness check (2.4), 0 = off       (30)
  *	handover-replay-ms  after a MOBIKE move, send the packets of the last N ms again to
  *	                  the new address, 0 = off (daemon/replay.h, espdp.h)    (1000)
- *	handover-replay-bytes  at most this much of them per move                 (524288)
+ *	handover-replay-bytes  at most this much of them per move, the oldest first (65536)
  *	handover-replay-rtt-ms  the longest round trip to a peer the replay covers; it
  *	                  starts that long before the last packet that came back
  *	                  through the old path, or the IKE SA's measured round trip
@@ -53,6 +53,8 @@
  */
 #ifndef MM_VPNGW_CONF_H
 #define MM_VPNGW_CONF_H
+
+#define VPNGW_REPLAY_BYTES_DEFAULT (64u * 1024u)   /* handover-replay-bytes (conf.c) */
 
 #include <net/if.h>
 #include <netinet/in.h>

@@ -457,7 +457,7 @@ static void test_psk_conf(void)
 	CHECK_EQ_U64(c.dpd_interval, 30);
 	/* Handover replay on by default, ha's defaults (daemon/replay.h). */
 	CHECK_EQ_U64(c.replay_ms, 1000);
-	CHECK_EQ_U64(c.replay_bytes, 524288);
+	CHECK_EQ_U64(c.replay_bytes, 65536);
 	CHECK_EQ_U64(c.replay_rtt_ms, 150);
 	CHECK_EQ_U64(c.npeers, 1);
 	p = &c.peers[0];
@@ -555,7 +555,7 @@ static void test_full_conf(void)
 		 "max-sas = 1000\n"
 		 "dpd-interval = 0\n"
 		 "handover-replay-ms = 0\n"
-		 "handover-replay-bytes = 65536\n"
+		 "handover-replay-bytes = 131072\n"
 		 "handover-replay-rtt-ms = 40\n"
 		 "colour = blue\n"
 		 "[peer certs]\n"
@@ -601,7 +601,7 @@ static void test_full_conf(void)
 	CHECK_EQ_U64(c.max_sas, 1000);
 	CHECK_EQ_U64(c.dpd_interval, 0);
 	CHECK_EQ_U64(c.replay_ms, 0);
-	CHECK_EQ_U64(c.replay_bytes, 65536);
+	CHECK_EQ_U64(c.replay_bytes, 131072);
 	CHECK_EQ_U64(c.replay_rtt_ms, 40);
 	CHECK_EQ_U64(c.ndns, 0);
 	CHECK_EQ_U64(c.npeers, 3);
