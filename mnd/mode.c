@@ -655,13 +655,15 @@ void mnd_mode_close(struct mnd *m)
 		mnd_timer_free(m->early_timer);
 		m->early_timer = NULL;
 	}
-	filter_set(m, false);
-	/* The table itself (filter_set() only empties its chain). */
+	/* The table goes with its rules in one transaction (filter_set() would only empty the
+	 * chain first). */
 	if (vpn_configured(m) && m->cfg.trust.fail_closed) {
 		char err[256];
 
 		if (mnd_fc_remove(m->fc, MND_FC_TABLE_DEFAULT, err, sizeof(err)) < 0)
 			LOG_ERROR(&m->log, "cannot remove the fail-closed filter's table: %s", err);
+		else
+			m->filter_on = false;
 	}
 	mnd_fc_free(m->fc);
 	m->fc = NULL;
