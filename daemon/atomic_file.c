@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode,
+			bool durable)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, rc;
@@ -68,7 +70,7 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
 	rc = write_all(fd, data, len);
 	if (rc == 0 && fchmod(fd, mode & 07777) < 0)
 		rc = -errno;
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && durable && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
@@ -78,6 +80,8 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
 		unlink(tmp);
 		return rc;
 	}
+	if (!durable)
+		return 0;
 	/* Make the rename itself durable. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -86,6 +90,16 @@ int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_
 		rc = -errno;
 	close(dfd);
 	return rc;
+}
+
+int atomic_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, true);
+}
+
+int atomic_publish_file(const char *path, const void *data, size_t len)
+{
+	return replace_file(path, data, len, ATOMIC_FILE_DEFAULT_MODE, false);
 }
 
 int atomic_write_file_default(const char *path, const void *data, size_t len)

@@ -104,6 +104,16 @@ int main(void)
 	CHECK_EQ_U64(atomic_write_file(dir, "x", 1) < 0, 1);
 	CHECK_EQ_U64(count_entries(), 3);   /* status.json, link, adir */
 
+	/* the status-file form (no fsync): same contents, mode and atomic replacement, no
+	 * temporary file left; a missing directory fails the same way */
+	CHECK_EQ_U64(atomic_publish_file(path, "{\"b\":2}\n", 8), 0);
+	s = slurp(path, &len);
+	CHECK_STR(s, "{\"b\":2}\n");
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0644);
+	CHECK_EQ_U64(count_entries(), 3);
+	CHECK_EQ_U64(atomic_publish_file(sub, "x", 1) < 0, 1);
+	CHECK_EQ_U64(atomic_publish_file(NULL, "x", 1), (uint64_t)-EINVAL);
+
 	/* a relative path in the current directory */
 	CHECK(chdir(dir) == 0);
 	CHECK_EQ_U64(atomic_write_file("rel", "r", 1), 0);

@@ -74,7 +74,7 @@ static void write_file(struct mnd *m)
 		LOG_ERROR(&m->log, "cannot build the status document");
 		return;
 	}
-	rc = atomic_write_file(m->cfg.status_file, text, strlen(text));
+	rc = atomic_publish_file(m->cfg.status_file, text, strlen(text));
 	if (rc < 0)
 		LOG_WARNING(&m->log, "cannot write the status file %s: %s", m->cfg.status_file,
 			    strerror(-rc));

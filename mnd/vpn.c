@@ -221,7 +221,7 @@ static void status_write(struct mnd_vpn *v)
 	text = json_finish(&j);
 	if (!text)
 		return;
-	rc = atomic_write_file(v->cfg->status_file, text, strlen(text));
+	rc = atomic_publish_file(v->cfg->status_file, text, strlen(text));
 	if (rc < 0)
 		LOG_WARNING(&v->log, "cannot write the status file %s: %s", v->cfg->status_file,
 			    strerror(-rc));
