@@ -264,6 +264,7 @@ static const struct name_entry ikev2_notify_entries[] = {
 	{ 16430, "IKEV2_FRAGMENTATION_SUPPORTED" },
 	{ 16431, "SIGNATURE_HASH_ALGORITHMS" },
 	{ 16434, "PUZZLE" },
+	{ 49920, "MM_ESP_RECEIVED" },       /* private use: mip4-mobike (ike/payload.h) */
 };
 
 /* Transform types: RFC 7296 §3.3.2 (abbreviations from its table). */

@@ -749,7 +749,8 @@ void espdp_tun_readable(struct espdp *dp, mm_time_ns now, unsigned rounds)
 			/* Kept before encapsulation, which encrypts in place: the ring holds
 			 * the inner packet only. */
 			if (dp->replay)
-				pkt_replay_record(dp->replay, c->replay_key, data, (size_t)n, now);
+				pkt_replay_record_seq(dp->replay, c->replay_key, data, (size_t)n,
+						      now, c->v.spi_out, esp_sa_seq(c->out) + 1);
 			out_queue(dp, c, i, (size_t)n, &k, now);
 		}
 		if (dp->replay)
@@ -824,9 +825,29 @@ static bool replay_one(struct espdp *dp, unsigned idx, unsigned i, uint64_t spi_
 	return out_queue(dp, c, i, len, k, now);
 }
 
-size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now,
-			mm_time_ns rtt)
+size_t espdp_ike_received(const struct espdp *dp, uint64_t spi_i,
+			  struct ike_esp_received *out, size_t max)
 {
+	size_t n = 0;
+
+	if (!dp || !out)
+		return 0;
+	for (unsigned i = 0; i < dp->all->len && n < max; i++) {
+		const struct dp_child *c = g_ptr_array_index(dp->all, i);
+
+		if (c->v.ike_spi_i != spi_i)
+			continue;
+		out[n].spi = c->v.spi_in;
+		out[n++].seq = esp_sa_seq(c->in);
+	}
+	return n;
+}
+
+size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now,
+			mm_time_ns rtt, const struct ike_esp_received *received, size_t nreceived)
+{
+	struct pkt_replay_mark marks[IKE_MOVE_MAX_CHILDREN];
+	size_t nmarks = 0;
 	struct esp_batch *b;
 	struct in_addr key;
 	mm_time_ns since = 0;
@@ -839,11 +860,17 @@ size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_tim
 	sent0 = dp->st.out_packets;
 	bytes0 = dp->st.out_bytes;
 	key = ike_key(dp, spi_i, false);
+	/* The peer said how far it received on its Child SAs (MM_ESP_RECEIVED): their flows are
+	 * in the ring under our outbound SPI, numbered with the ESP sequence numbers. */
+	for (size_t i = 0; received && i < nreceived && nmarks < IKE_MOVE_MAX_CHILDREN; i++)
+		marks[nmarks++] = (struct pkt_replay_mark){ received[i].spi, received[i].seq };
 	if (key.s_addr) {
 		since = pkt_replay_start(dp->replay, key, now, dp->replay_window,
 					 pkt_replay_rtt(rtt, dp->replay_rtt));
-		n = pkt_replay_select(dp->replay, key, since, dp->replay_max_bytes,
-				      dp->replay_idx, pkt_replay_slots(dp->replay));
+		n = pkt_replay_select_marked(dp->replay, key, since,
+					     now > dp->replay_window ? now - dp->replay_window : 0,
+					     nmarks ? marks : NULL, nmarks, dp->replay_max_bytes,
+					     dp->replay_idx, pkt_replay_slots(dp->replay));
 	}
 	/* tx is free here: this runs from the engine's actions, never in the middle of an
 	 * espdp_tun_readable batch; expiries stay queued (flush_events would call the engine
@@ -865,9 +892,10 @@ size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_tim
 	dp->st.replays++;
 	dp->st.replayed_packets += sent;
 	dp->st.replayed_bytes += bytes;
-	LOG_INFO(&dp->log, "MOBIKE: replayed %llu packets (%llu bytes, since %llu ms before the "
+	LOG_INFO(&dp->log, "MOBIKE: replayed %llu packets (%llu bytes, %s%llu ms before the "
 		 "move) of IKE SA %016llx_i %016llx_r to the new address",
 		 (unsigned long long)sent, (unsigned long long)bytes,
+		 nmarks ? "after what the peer said it received; others since " : "since ",
 		 (unsigned long long)(key.s_addr && now > since ? (now - since) / MM_MSEC(1) : 0),
 		 (unsigned long long)spi_i, (unsigned long long)spi_r);
 	return (size_t)sent;

@@ -168,12 +168,20 @@ int espdp_set_replay(struct espdp *dp, mm_time_ns window, mm_time_ns rtt, size_t
  * through its Child SAs (one sendmmsg per batch), oldest first; one info line "MOBIKE:
  * replayed N packets (B bytes, since T ms before the move)". rtt: the IKE SA's measured
  * round trip (ike_sa_info.rtt, 0: none), which replaces the configured one as the start's
- * distance before the last packet back when it is shorter (pkt_replay_rtt()). Returns how
+ * distance before the last packet back when it is shorter (pkt_replay_rtt()). received:
+ * what the peer said it had received (ike_move_info.received; spi = our outbound SPI):
+ * on those Child SAs exactly the packets after its mark go again, from the whole window
+ * (pkt_replay_select_marked()), with no copy of what arrived. Returns how
  * many went out
  * (0 with replay off). Expiries it meets are reported by the next batch or poll, never
  * from inside this call (it runs inside the engine's actions). */
 size_t espdp_ike_replay(struct espdp *dp, uint64_t spi_i, uint64_t spi_r, mm_time_ns now,
-			mm_time_ns rtt);
+			mm_time_ns rtt, const struct ike_esp_received *received, size_t nreceived);
+/* For the MOBIKE initiator's UPDATE_SA_ADDRESSES (ike_engine_ops.esp_received): each Child
+ * SA of IKE SA spi_i, its inbound SPI and the highest sequence number authenticated there
+ * (0: none yet). Returns how many went into out[] (at most max). */
+size_t espdp_ike_received(const struct espdp *dp, uint64_t spi_i,
+			  struct ike_esp_received *out, size_t max);
 /* The outgoing interface of one Child SA (a path opened on 0.0.0.0: mnd). 0 or -ENOENT. */
 int espdp_child_set_ifindex(struct espdp *dp, uint32_t spi_in, int ifindex);
 /* Iterate (*cursor = 0 first) in no particular order. */

@@ -198,17 +198,13 @@ static void keylog(struct ikeloop *il, const char *line)
 	fflush(il->keylog);
 }
 
-/* An IKE SA whose move is to be followed by a handover replay. */
-struct spi_pair {
-	uint64_t spi_i, spi_r;
-	mm_time_ns rtt;                /* the SA's round-trip sample (0: none) */
-};
-
 /* Carry out the engine's actions in order, then wipe the keys they carried. */
 static void apply(struct ikeloop *il)
 {
 	struct ike_actions *a = il->actions;
-	struct spi_pair replay[IKE_ACTIONS_MAX];
+	/* IKE SAs whose move is to be followed by a handover replay (the actions stay until
+	 * ike_actions_clear() below) */
+	const struct ike_move_info *replay[IKE_ACTIONS_MAX];
 	size_t nreplay = 0;
 
 	for (size_t i = 0; i < a->n && i < IKE_ACTIONS_MAX; i++) {
@@ -236,9 +232,7 @@ static void apply(struct ikeloop *il)
 			break;
 		case IKE_ACT_SA_MOVED:
 			if (sa_moved(il, &act->u.move, act->text) && il->dp)
-				replay[nreplay++] = (struct spi_pair){ act->u.move.sa.spi_i,
-								       act->u.move.sa.spi_r,
-								       act->u.move.sa.rtt };
+				replay[nreplay++] = &act->u.move;
 			if (il->ops.action)
 				il->ops.action(il->ops.user, a, act);
 			break;
@@ -258,8 +252,8 @@ static void apply(struct ikeloop *il)
 	 * unless the daemon turned handover replay on: espdp_set_replay); after the sends of
 	 * this batch, so the answer to UPDATE_SA_ADDRESSES does not queue behind the burst. */
 	for (size_t i = 0; i < nreplay; i++)
-		espdp_ike_replay(il->dp, replay[i].spi_i, replay[i].spi_r, now_ns(),
-				 replay[i].rtt);
+		espdp_ike_replay(il->dp, replay[i]->sa.spi_i, replay[i]->sa.spi_r, now_ns(),
+				 replay[i]->sa.rtt, replay[i]->received, replay[i]->nreceived);
 	ike_actions_clear(a);
 	a->n = 0;
 	a->buf_len = 0;

@@ -2,6 +2,7 @@
 #include "daemon/replay.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@ struct replay_slot {
 	mm_time_ns at;
 	struct in_addr key;
 	uint16_t len;                  /* 0: empty */
+	uint32_t flow;                 /* 0: not numbered */
+	uint64_t seq;
 };
 
 struct replay_seen {
@@ -64,6 +67,12 @@ static uint8_t *slot_bytes(const struct pkt_replay *rp, unsigned idx)
 void pkt_replay_record(struct pkt_replay *rp, struct in_addr key, const uint8_t *pkt,
 		       size_t len, mm_time_ns now)
 {
+	pkt_replay_record_seq(rp, key, pkt, len, now, 0, 0);
+}
+
+void pkt_replay_record_seq(struct pkt_replay *rp, struct in_addr key, const uint8_t *pkt,
+			   size_t len, mm_time_ns now, uint32_t flow, uint64_t seq)
+{
 	struct replay_slot *s;
 
 	if (!rp || !pkt || len == 0)
@@ -76,6 +85,8 @@ void pkt_replay_record(struct pkt_replay *rp, struct in_addr key, const uint8_t 
 	s->at = now;
 	s->key = key;
 	s->len = (uint16_t)len;
+	s->flow = flow;
+	s->seq = seq;
 	memcpy(slot_bytes(rp, rp->next), pkt, len);
 	rp->next = (rp->next + 1) % rp->nslots;
 }
@@ -122,20 +133,41 @@ mm_time_ns pkt_replay_rtt(mm_time_ns sample, mm_time_ns cap)
 	return r < cap ? r : cap;
 }
 
+/* Whether slot s is wanted: a marked flow's packets after the mark, others from since. */
+static bool wanted(const struct replay_slot *s, mm_time_ns since,
+		   const struct pkt_replay_mark *marks, size_t nmarks)
+{
+	if (s->flow)
+		for (size_t i = 0; i < nmarks; i++)
+			if (marks[i].flow == s->flow)
+				return s->seq > marks[i].seq;
+	return s->at >= since;
+}
+
 unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_time_ns since,
 			   size_t max_bytes, unsigned *out, unsigned max_out)
+{
+	return pkt_replay_select_marked(rp, key, since, since, NULL, 0, max_bytes, out, max_out);
+}
+
+unsigned pkt_replay_select_marked(const struct pkt_replay *rp, struct in_addr key,
+				  mm_time_ns since, mm_time_ns floor,
+				  const struct pkt_replay_mark *marks, size_t nmarks,
+				  size_t max_bytes, unsigned *out, unsigned max_out)
 {
 	unsigned n = 0, oldest = 0;
 	size_t bytes = 0;
 
 	if (!rp || !out || max_out == 0)
 		return 0;
+	if (!marks || floor > since)
+		floor = since;
 	/* How far back the window goes: slots are recorded in time order, so walking back from
 	 * the newest, the first empty or too-old slot ends it. */
 	for (unsigned k = 1; k <= rp->nslots; k++) {
 		const struct replay_slot *s = &rp->slot[(rp->next + rp->nslots - k) % rp->nslots];
 
-		if (s->len == 0 || s->at < since)
+		if (s->len == 0 || s->at < floor)
 			break;
 		oldest = k;
 	}
@@ -146,7 +178,7 @@ unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_t
 		unsigned idx = (rp->next + rp->nslots - k) % rp->nslots;
 		const struct replay_slot *s = &rp->slot[idx];
 
-		if (s->key.s_addr != key.s_addr)
+		if (s->key.s_addr != key.s_addr || !wanted(s, since, marks, marks ? nmarks : 0))
 			continue;
 		if (bytes + s->len > max_bytes || n == max_out)
 			break;

@@ -18,6 +18,11 @@
  * (mnd/dedup.h). A third-party peer only sees duplicates, as after any retransmission;
  * `handover-replay-ms = 0` turns the feature off.
  *
+ * A peer that says how far it received (espdp: our own mnd, MM_ESP_RECEIVED in its
+ * UPDATE_SA_ADDRESSES) gets exactly what came after: packets recorded with a flow and
+ * sequence number (pkt_replay_record_seq(); the Child SA's outbound SPI and ESP sequence
+ * number) are selected by that mark instead of by the round-trip estimate.
+ *
  * The buffer is one ring of fixed-size slots shared by all keys (memory does not grow with
  * the number of peers); a move selects the slots of one key that are newer than the
  * window's start, oldest first up to a byte budget (a TCP receiver delivers nothing past the
@@ -54,6 +59,19 @@ void pkt_replay_free(struct pkt_replay *rp);
  * time order). Packets longer than a slot are not kept (counted). */
 void pkt_replay_record(struct pkt_replay *rp, struct in_addr key, const uint8_t *pkt,
 		       size_t len, mm_time_ns now);
+/* The same for a packet that goes out numbered: flow (nonzero; espdp: the Child SA's
+ * outbound SPI) and its sequence number in that flow, so that a peer that tells how far it
+ * received (struct pkt_replay_mark) gets only what came after. */
+void pkt_replay_record_seq(struct pkt_replay *rp, struct in_addr key, const uint8_t *pkt,
+			   size_t len, mm_time_ns now, uint32_t flow, uint64_t seq);
+
+/* The peer received flow's packets up to seq (its highest, e.g. ESP's replay top, RFC
+ * 4303 3.4.3): those are not sent again, the ones after are, whatever the round-trip
+ * estimate says. */
+struct pkt_replay_mark {
+	uint32_t flow;
+	uint64_t seq;
+};
 
 /* A packet from key's peer arrived through its current (old) path at time now.
  *
@@ -85,6 +103,16 @@ unsigned pkt_replay_select(const struct pkt_replay *rp, struct in_addr key, mm_t
 
 /* A selected packet (valid until the next pkt_replay_record()); NULL for an empty slot or
  * an index out of range. */
+/* pkt_replay_select() with what the peer says it received: a packet of a flow in marks[]
+ * is selected when its sequence number is above the mark and it was recorded at or after
+ * `floor` (the window's start: the mark, not the round-trip estimate, says where the loss
+ * began); any other packet of key as pkt_replay_select() (at or after `since`). Same budget
+ * and order. */
+unsigned pkt_replay_select_marked(const struct pkt_replay *rp, struct in_addr key,
+				  mm_time_ns since, mm_time_ns floor,
+				  const struct pkt_replay_mark *marks, size_t nmarks,
+				  size_t max_bytes, unsigned *out, unsigned max_out);
+
 const uint8_t *pkt_replay_packet(const struct pkt_replay *rp, unsigned idx, size_t *len);
 
 unsigned pkt_replay_slots(const struct pkt_replay *rp);

@@ -130,6 +130,66 @@ static void test_ring(void)
 	pkt_replay_free(rp);
 }
 
+/* Marks: a numbered flow's packets after the peer's mark, from the window's start (not the
+ * round-trip start); unnumbered packets and unmarked flows as before; the budget still
+ * counts oldest first. */
+static void test_marks(void)
+{
+	struct pkt_replay *rp = NULL;
+	struct in_addr a = ip("198.18.1.100"), b = ip("198.18.1.101");
+	const struct pkt_replay_mark m7 = { 7, 12 }, m9 = { 9, 3 }, both[2] = { { 7, 12 },
+										   { 9, 3 } };
+	uint8_t pkt[64];
+	unsigned idx[16];
+	size_t len = 0;
+	const uint8_t *p;
+	unsigned n;
+
+	CHECK(pkt_replay_new(16, PKT_REPLAY_SLOT_DATA, &rp) == 0);
+	/* t = 1..6 ms: flow 7 seq 10..15 (payload byte = seq), 100 bytes each, key a */
+	for (unsigned t = 1; t <= 6; t++) {
+		memset(pkt, (int)(9 + t), sizeof(pkt));
+		pkt_replay_record_seq(rp, a, pkt, 50 + 10 * t, MM_MSEC(t), 7, 9 + t);
+	}
+	/* t = 7: flow 9 seq 4 (byte 0x94); t = 8: unnumbered (byte 0x80); t = 9: key b */
+	memset(pkt, 0x94, sizeof(pkt));
+	pkt_replay_record_seq(rp, a, pkt, 64, MM_MSEC(7), 9, 4);
+	memset(pkt, 0x80, sizeof(pkt));
+	pkt_replay_record(rp, a, pkt, 64, MM_MSEC(8));
+	pkt_replay_record_seq(rp, b, pkt, 64, MM_MSEC(9), 7, 100);
+	/* received up to 12 on flow 7: 13, 14, 15 although the round-trip start (5 ms) is
+	 * later; flow 9 and the unnumbered one from since */
+	n = pkt_replay_select_marked(rp, a, MM_MSEC(5), MM_MSEC(1), &m7, 1, 1 << 20, idx, 16);
+	CHECK_EQ_U64(n, 5);
+	p = pkt_replay_packet(rp, idx[0], &len);
+	CHECK(p && p[0] == 13 && len == 90);
+	p = n == 5 ? pkt_replay_packet(rp, idx[3], &len) : NULL;
+	CHECK(p && p[0] == 0x94);
+	/* both flows marked: flow 9 had 3, so 4 goes; the unnumbered one from since (8 ms:
+	 * nothing of it before) */
+	n = pkt_replay_select_marked(rp, a, MM_MSEC(8), MM_MSEC(1), both, 2, 1 << 20, idx, 16);
+	CHECK_EQ_U64(n, 5);
+	/* flow 9's mark at its last packet: nothing of it again */
+	CHECK_EQ_U64(pkt_replay_select_marked(rp, a, MM_MSEC(9), 0, (struct pkt_replay_mark[]){
+						      { 9, 4 } }, 1, 1 << 20, idx, 16), 0);
+	/* the floor bounds marked flows: from 3 ms, seq 10 and 11 are too old anyway */
+	n = pkt_replay_select_marked(rp, a, MM_MSEC(9), MM_MSEC(3), (struct pkt_replay_mark[]){
+					     { 7, 0 } }, 1, 1 << 20, idx, 16);
+	CHECK_EQ_U64(n, 4);                 /* 12, 13, 14, 15 */
+	p = pkt_replay_packet(rp, idx[0], &len);
+	CHECK(p && p[0] == 12);
+	/* a budget: oldest after the mark first (90 + 100 = 190 fit, 110 does not) */
+	n = pkt_replay_select_marked(rp, a, MM_MSEC(9), 0, &m7, 1, 200, idx, 16);
+	CHECK_EQ_U64(n, 2);
+	/* the mark of another key's flow number does not leak: b's packet is selected for b */
+	CHECK_EQ_U64(pkt_replay_select_marked(rp, b, MM_MSEC(9), 0, &m9, 1, 1 << 20, idx, 16),
+		     1);
+	/* no marks: pkt_replay_select's answer, the floor ignored */
+	CHECK_EQ_U64(pkt_replay_select_marked(rp, a, MM_MSEC(6), 0, NULL, 5, 1 << 20, idx, 16),
+		     pkt_replay_select(rp, a, MM_MSEC(6), 1 << 20, idx, 16));
+	pkt_replay_free(rp);
+}
+
 /* --- espdp --------------------------------------------------------------------------- */
 
 /* The gateway's data path (127.0.0.1, ephemeral port) and its fake TUN; peer sockets. */
@@ -446,7 +506,7 @@ static void test_espdp_replay(void)
 	/* The move, then the replay. */
 	CHECK_EQ_U64(espdp_ike_move(dp, IKE_X_I, IKE_X_R, &nl, &nr, true, 0), 2);
 	out0 = st->out_packets;
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 6);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0, NULL, 0), 6);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
 	CHECK_EQ_U64(got, 6);
@@ -466,7 +526,7 @@ static void test_espdp_replay(void)
 	/* Byte budget of exactly the two oldest packets of the window (3, then 4; 5 no longer
 	 * fits): those two, in order. The ring is kept (same MTU). */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), sizes[3] + sizes[4], MTU) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 2);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0, NULL, 0), 2);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
 	CHECK(got == 2 && bad == 0 && ids[0] == 3 && ids[1] == 4);
@@ -475,21 +535,56 @@ static void test_espdp_replay(void)
 	 * last packet back (1100), 1023 ms: 3 and 4 (1000 ms) had arrived, 5-8 go again. A
 	 * sample above the configured 150 ms changes nothing. */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(60)), 4);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(60), NULL, 0), 4);
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
 	CHECK(got == 4 && bad == 0 && ids[0] == 5 && ids[1] == 6 && ids[2] == 7 && ids[3] == 8);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(400)), 6);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(400), NULL, 0), 6);
 	usleep(20000);
 	CHECK_EQ_U64(drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL), 6);
+
+	/* What the peer said it received (MM_ESP_RECEIVED, ike_move_info.received; the SPI is
+	 * ours outbound): Child SA 1 up to its 4th packet (ids 1 2 3 5), so 6 and 8 go, from
+	 * the whole window; Child SA 2 has no mark: from the round-trip start, 7. */
+	{
+		const struct ike_esp_received upto4 = { SPI_X1_OUT, 4 }, none = { SPI_X1_OUT, 0 };
+
+		CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(60),
+					      &upto4, 1), 3);
+		usleep(20000);
+		got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
+		CHECK(got == 3 && bad == 0 && ids[0] == 6 && ids[1] == 7 && ids[2] == 8);
+		/* a mark of 0 (nothing received): all of Child SA 1 in the window */
+		CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), MM_MSEC(60),
+					      &none, 1), 7);
+		usleep(20000);
+		got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
+		CHECK(got == 7 && ids[0] == 1 && ids[3] == 5 && ids[5] == 7 && ids[6] == 8);
+	}
+	/* And what we received, for our own updates: Child SA 1 up to the peer's 2nd packet
+	 * (the one from its new address counts: it is authentic), Child SA 2 nothing. */
+	{
+		struct ike_esp_received r[4];
+		size_t n = espdp_ike_received(dp, IKE_X_I, r, 4);
+		bool saw1 = false, saw2 = false;
+
+		CHECK_EQ_U64(n, 2);
+		for (size_t i = 0; i < n; i++) {
+			saw1 = saw1 || (r[i].spi == SPI_X1_IN && r[i].seq == 2);
+			saw2 = saw2 || (r[i].spi == SPI_X2_IN && r[i].seq == 0);
+		}
+		CHECK(saw1 && saw2);
+		CHECK_EQ_U64(espdp_ike_received(dp, IKE_X_I, r, 1), 1);
+		CHECK_EQ_U64(espdp_ike_received(dp, 0x77, r, 4), 0);
+	}
 
 	/* An IKE SA rekey (RFC 7296 2.18): the packets stay the peer's under the new SPIs; a
 	 * Child SA gone since: its packets are skipped, the others still go. */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
 	CHECK_EQ_U64(espdp_child_reparent(dp, IKE_X_I, IKE_X_R, IKE_X_I + 1, IKE_X_R + 1), 2);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I, IKE_X_R, MM_MSEC(1400), 0, NULL, 0), 0);
 	CHECK(espdp_child_del(dp, SPI_X2_IN) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I + 1, IKE_X_R + 1, MM_MSEC(1400), 0), 4);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_X_I + 1, IKE_X_R + 1, MM_MSEC(1400), 0, NULL, 0), 4);
 	CHECK_EQ_U64(st->replay_skipped, 2);            /* 4 and 7: Child SA 2 is gone */
 	usleep(20000);
 	got = drain(peer_x_new, xin, xspis, 2, ids, 32, &bad, NULL);
@@ -499,31 +594,31 @@ static void test_espdp_replay(void)
 	/* Without reverse traffic (Y): the whole window. Y moves to X's old port. */
 	nr.port = x_old_port;
 	CHECK_EQ_U64(espdp_ike_move(dp, IKE_Y_I, IKE_Y_R, &nl, &nr, true, 0), 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0), 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2001), 0), 0);  /* too old */
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0, NULL, 0), 1);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2001), 0, NULL, 0), 0);  /* too old */
 	usleep(20000);
 	got = drain(peer_x_old, &yin, &yspi, 1, ids, 32, &bad, NULL);
 	CHECK(got == 1 && bad == 0 && ids[0] == 50);
 
 	/* Packets longer than the ring's slots are never kept (a new MTU empties it). */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, 200) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(1999), 0, NULL, 0), 0);
 	to_tun("10.9.0.2", 51, 100, MM_MSEC(2100));
 	to_tun("10.9.0.2", 52, 300, MM_MSEC(2100));
 	CHECK_EQ_U64(st->replay_too_big, 1);
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2200), 0), 1);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2200), 0, NULL, 0), 1);
 
 	/* Off: nothing kept, nothing sent, no counter moves. */
 	CHECK(espdp_set_replay(dp, 0, 0, 0, 0) == 0);
 	to_tun("10.9.0.2", 53, 100, MM_MSEC(2300));
-	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2400), 0), 0);
-	CHECK_EQ_U64(st->replays, 10);
+	CHECK_EQ_U64(espdp_ike_replay(dp, IKE_Y_I, IKE_Y_R, MM_MSEC(2400), 0, NULL, 0), 0);
+	CHECK_EQ_U64(st->replays, 12);
 	usleep(20000);
 	got = drain(peer_x_old, &yin, &yspi, 1, ids, 32, &bad, NULL);
 	CHECK(got == 4 && bad == 0 && ids[3] == 53);    /* 51, 52, 51 again, 53 */
 	/* An IKE SA the data path never saw. */
 	CHECK(espdp_set_replay(dp, MM_MSEC(1000), MM_MSEC(150), 1 << 20, MTU) == 0);
-	CHECK_EQ_U64(espdp_ike_replay(dp, 0x77, 0x88, MM_MSEC(2400), 0), 0);
+	CHECK_EQ_U64(espdp_ike_replay(dp, 0x77, 0x88, MM_MSEC(2400), 0, NULL, 0), 0);
 
 	esp_sa_free(xin[0]);
 	esp_sa_free(xin[1]);
@@ -534,6 +629,7 @@ static void test_espdp_replay(void)
 int main(void)
 {
 	test_ring();
+	test_marks();
 	setup();
 	test_espdp_replay();
 	teardown();

@@ -258,6 +258,11 @@ void esp_sa_get_stats(const struct esp_sa *sa, struct esp_sa_stats *out)
 	out->added = sa->added;
 }
 
+uint64_t esp_sa_seq(const struct esp_sa *sa)
+{
+	return sa->dir == ESP_DIR_OUT ? sa->seq : replay_top(&sa->replay);
+}
+
 size_t esp_sa_headroom(const struct esp_sa *sa)
 {
 	return 8 + sa->iv_len;

@@ -129,6 +129,9 @@ struct esp_sa_stats {
 	mm_time_ns added;
 };
 void esp_sa_get_stats(const struct esp_sa *sa, struct esp_sa_stats *out);
+/* The seq of esp_sa_stats alone: outbound the last sequence number used (the next packet
+ * gets this + 1), inbound the highest authenticated one (0: none yet). */
+uint64_t esp_sa_seq(const struct esp_sa *sa);
 
 /* Buffer space the caller leaves around the inner packet for esp_encap(): headroom for the
  * ESP header and IV; tailroom for padding, pad length, next header and ICV (at most). */

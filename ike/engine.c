@@ -552,6 +552,18 @@ const struct ike_payload_ref *ike_rx_find(const struct ike_rx *rx, uint8_t type)
 	return NULL;
 }
 
+bool ike_rx_has_our_vendor_id(const struct ike_rx *rx)
+{
+	for (size_t i = 0; i < rx->pl->count; i++) {
+		struct ike_blob v;
+
+		if (rx->pl->p[i].type == IKE_PT_VENDOR && ike_vendor_decode(&rx->pl->p[i], &v) == 0 &&
+		    v.len == IKE_MM_VENDOR_ID_LEN && !memcmp(v.data, IKE_MM_VENDOR_ID, v.len))
+			return true;
+	}
+	return false;
+}
+
 int ike_rx_notify(const struct ike_rx *rx, uint16_t type, struct ike_notify *n)
 {
 	for (size_t i = 0; i < rx->pl->count; i++) {

@@ -197,6 +197,14 @@ struct ike_peer_cfg {
 	struct policy_mobike_cfg mobike_policy;
 };
 
+/* How far the sender of an UPDATE_SA_ADDRESSES received on one Child SA (private notify
+ * MM_ESP_RECEIVED, ike/payload.h): spi is the SPI it receives on (the peer's outbound), seq
+ * the highest ESP sequence number it authenticated there (RFC 4303 3.4.3). */
+struct ike_esp_received {
+	uint32_t spi;
+	uint64_t seq;
+};
+
 /* Callbacks into the daemon (all optional except where noted). */
 struct ike_engine_ops {
 	void *user;
@@ -211,6 +219,12 @@ struct ike_engine_ops {
 	/* Random bytes (SPIs, nonces, IVs of CBC, cookie secret). NULL: OpenSSL RAND_bytes.
 	 * Tests plug a deterministic generator in. */
 	int (*random)(void *user, void *buf, size_t len);
+	/* MOBIKE initiator: for each Child SA of IKE SA spi_i, the highest ESP sequence number
+	 * received so far (0: none), into out[] (at most max); returns how many. Asked when an
+	 * UPDATE_SA_ADDRESSES is built, and sent in it (MM_ESP_RECEIVED) to a peer that showed
+	 * our Vendor ID, so that it sends again only what we missed (daemon/replay.h). */
+	size_t (*esp_received)(void *user, uint64_t spi_i, struct ike_esp_received *out,
+			       size_t max);
 };
 
 struct ike_engine_cfg {
@@ -334,6 +348,11 @@ struct ike_move_info {
 	bool udp_encap;                      /* ESP in UDP 4500 on the new path */
 	size_t nchildren;                    /* the SA's Child SAs: all move */
 	uint32_t child_spi_in[IKE_MOVE_MAX_CHILDREN], child_spi_out[IKE_MOVE_MAX_CHILDREN];
+	/* responder, SA_MOVED: what the peer said it had received before the move (from its
+	 * UPDATE_SA_ADDRESSES, MM_ESP_RECEIVED), spi = our outbound SPI of one of the Child
+	 * SAs above; only marks naming one of them are kept */
+	size_t nreceived;
+	struct ike_esp_received received[IKE_MOVE_MAX_CHILDREN];
 };
 
 struct ike_action {

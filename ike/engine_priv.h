@@ -143,6 +143,8 @@ void ike_drop(struct ike_engine *e, const struct ike_sa *sa, const struct ike_en
 /* Payload helpers for the handlers: the first payload of a type in rx->pl (NULL if none), and
  * the first Notify of a type (0 and *n filled, -ENOENT, or -EBADMSG). */
 const struct ike_payload_ref *ike_rx_find(const struct ike_rx *rx, uint8_t type);
+/* Whether the message carries our Vendor ID (IKE_MM_VENDOR_ID). */
+bool ike_rx_has_our_vendor_id(const struct ike_rx *rx);
 int ike_rx_notify(const struct ike_rx *rx, uint16_t type, struct ike_notify *n);
 /* The first error Notify (type < 16384) of rx, or 0. */
 uint16_t ike_rx_error_notify(const struct ike_rx *rx);

@@ -101,6 +101,19 @@ static void fill_children(const struct ike_sa *sa, struct ike_move_info *m)
 	}
 }
 
+/* The responder's marks from the UPDATE_SA_ADDRESSES that moved the SA (MM_ESP_RECEIVED),
+ * for the Child SAs that move with it. */
+static void fill_received(const struct ike_sa *sa, struct ike_move_info *m)
+{
+	m->nreceived = 0;
+	for (size_t i = 0; i < sa->mob.nreceived; i++)
+		for (size_t k = 0; k < m->nchildren; k++)
+			if (m->child_spi_out[k] == sa->mob.received[i].spi) {
+				m->received[m->nreceived++] = sa->mob.received[i];
+				break;
+			}
+}
+
 static struct ike_action *act_move(struct ike_actions *out, int kind)
 {
 	struct ike_action *a;
@@ -168,6 +181,7 @@ static void move_sa(struct ike_sa *sa, const struct ike_endpoint *l, const struc
 	m->took = dt;
 	m->udp_encap = sa->natt;
 	fill_children(sa, m);
+	fill_received(sa, m);
 	snprintf(a->text, sizeof(a->text), "%s <-> %s => %s <-> %s, %s => %s, in %s", ol, orr, nl,
 		 nr, nat_str(old_nl, old_nr), nat_str(nat_l, nat_r), took);
 }
@@ -178,6 +192,7 @@ static void commit_move(struct ike_sa *sa, const struct ike_endpoint *l,
 			mm_time_ns now, struct ike_actions *out)
 {
 	move_sa(sa, l, r, nat_l, nat_r, since, now, true, out);
+	sa->mob.nreceived = 0;         /* they described this move only */
 }
 
 void ike_sa_follow_peer(struct ike_sa *sa, const struct ike_endpoint *from, mm_time_ns now,
@@ -510,6 +525,26 @@ static int send_cookie2_request(struct ike_sa *sa, int err, uint8_t *cookie,
 	return ike_sa_send_request(sa, &sa->e->om, task, now, out);
 }
 
+/* MM_ESP_RECEIVED (private; ike/payload.h) for each Child SA the daemon names: how far we
+ * received, so that the peer's handover replay skips what arrived (daemon/replay.h). Only
+ * to a peer that showed our Vendor ID: another implementation may use the number for
+ * something else. */
+static int add_esp_received(struct ike_sa *sa, struct ike_builder *b)
+{
+	struct ike_engine *e = sa->e;
+	struct ike_esp_received r[IKE_MOVE_MAX_CHILDREN];
+	size_t n;
+	int err = 0;
+
+	if (!sa->peer_mm || !e->cfg.ops.esp_received)
+		return 0;
+	n = e->cfg.ops.esp_received(e->cfg.ops.user, sa->spi_i, r, IKE_MOVE_MAX_CHILDREN);
+	for (size_t i = 0; i < n && i < IKE_MOVE_MAX_CHILDREN && err == 0; i++)
+		if (r[i].seq)
+			err = ike_notify_add_esp_received(b, r[i].spi, r[i].seq);
+	return err;
+}
+
 static int start_update(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out)
 {
 	struct ike_engine *e = sa->e;
@@ -536,6 +571,8 @@ static int start_update(struct ike_sa *sa, mm_time_ns now, struct ike_actions *o
 	/* 3.6: "The initiator MAY include these notifications in the same request". */
 	if (err == 0 && e->cfg.announce_addresses)
 		err = ike_mobike_add_addresses(sa, &o->b, m->to_local.addr, true);
+	if (err == 0)
+		err = add_esp_received(sa, &o->b);
 	if (err == 0)
 		err = ike_msg_end(sa, o);
 	if (err == 0) {
@@ -799,6 +836,8 @@ void ike_mobike_local_changed(struct ike_sa *sa, mm_time_ns now, struct ike_acti
 void ike_mobike_inherit(struct ike_sa *to, const struct ike_sa *from)
 {
 	to->mob = from->mob;
+	/* The same peer: it still knows our private notifies (MM_ESP_RECEIVED). */
+	to->peer_mm = from->peer_mm;
 	/* The NAT_DETECTION hashes cover the SPIs, which changed (3.8). */
 	to->mob.have_natd_dst = false;
 	to->mob.probing = false;
@@ -1027,6 +1066,8 @@ void ike_mobike_request(struct ike_sa *sa, struct ike_rx *rx, struct ike_mobike_
 	struct policy_mobike_decision d;
 	struct policy_mobike_update u;
 	struct ike_endpoint here = rx->to;
+	struct ike_esp_received rcvd[IKE_MOVE_MAX_CHILDREN];
+	size_t nrcvd = 0, bad_rcvd = 0;
 	char a[32], b[32];
 
 	memset(ans, 0, sizeof(*ans));
@@ -1055,10 +1096,23 @@ void ike_mobike_request(struct ike_sa *sa, struct ike_rx *rx, struct ike_mobike_
 			if (!ans->have_cookie2 && ike_notify_cookie(&n, &ans->cookie2) == 0)
 				ans->have_cookie2 = true;
 			break;
+		case IKE_N_MM_ESP_RECEIVED:
+			/* Ours only from a peer that showed our Vendor ID (3.10.1: private
+			 * numbers mean nothing otherwise); at most one per Child SA. */
+			if (!sa->peer_mm || nrcvd == IKE_MOVE_MAX_CHILDREN ||
+			    ike_notify_esp_received(&n, &rcvd[nrcvd].spi, &rcvd[nrcvd].seq) < 0)
+				bad_rcvd++;
+			else
+				nrcvd++;
+			break;
 		default:
 			break;
 		}
 	}
+	if (bad_rcvd)
+		LOG_DEBUG(&sa->log, "MOBIKE: %zu MM_ESP_RECEIVED notif%s ignored (malformed, too "
+			  "many, or the peer did not show our Vendor ID)", bad_rcvd,
+			  bad_rcvd == 1 ? "y" : "ies");
 	if (!sa->mobike) {
 		/* Unknown status notifies are ignored (RFC 7296 3.10.1). */
 		if (update)
@@ -1116,8 +1170,11 @@ void ike_mobike_request(struct ike_sa *sa, struct ike_rx *rx, struct ike_mobike_
 		return;
 	}
 	e->st.mobike_updates_accepted++;
-	/* A newer update replaces a check still waiting (its answer then moves nothing). */
+	/* A newer update replaces a check still waiting (its answer then moves nothing), and
+	 * its marks. */
 	m->rr_wanted = false;
+	m->nreceived = nrcvd;
+	memcpy(m->received, rcvd, nrcvd * sizeof(rcvd[0]));
 	if (!present) {
 		/* No NAT detection in the request: the NAT state stays as it was. */
 		nat_l = sa->nat_local;

@@ -167,6 +167,10 @@ int ike_nonce_decode(const struct ike_payload_ref *p, struct ike_blob *out);
 int ike_nonce_encode(struct ike_builder *b, const void *nonce, size_t len);
 int ike_vendor_decode(const struct ike_payload_ref *p, struct ike_blob *out);
 int ike_vendor_encode(struct ike_builder *b, const void *vid, size_t len);
+/* Our Vendor ID (3.12: any unique string), in IKE_SA_INIT both ways: a peer that sends it
+ * knows our private notifies (IKE_N_MM_ESP_RECEIVED). */
+#define IKE_MM_VENDOR_ID "mip4-mobike 1"
+#define IKE_MM_VENDOR_ID_LEN (sizeof(IKE_MM_VENDOR_ID) - 1)
 
 /* --- Notify (3.10; RFC 4555 4; RFC 5685; RFC 7383 2.3; RFC 7427 4) ---------------------- */
 
@@ -215,6 +219,9 @@ enum ike_notify_type {
 	IKE_N_REDIRECTED_FROM = 16408,
 	IKE_N_IKEV2_FRAGMENTATION_SUPPORTED = 16430, /* RFC 7383 2.3 */
 	IKE_N_SIGNATURE_HASH_ALGORITHMS = 16431,   /* RFC 7427 4 */
+	/* Private use (RFC 7296 3.10.1: status types 40960-65535; a peer that does not know
+	 * one ignores it): mip4-mobike's own, sent only to a peer that showed our Vendor ID. */
+	IKE_N_MM_ESP_RECEIVED = 49920,             /* ike_notify_esp_received() */
 };
 
 /* Error types are 0-16383, status types 16384-65535 (3.10.1). */
@@ -273,6 +280,12 @@ int ike_notify_add_u16(struct ike_builder *b, uint16_t type, uint16_t value); /*
 int ike_notify_add_ip4(struct ike_builder *b, uint16_t type, struct in_addr addr);
 int ike_notify_add_rekey_sa(struct ike_builder *b, uint8_t protocol, uint32_t spi);
 int ike_notify_add_hash_algs(struct ike_builder *b, const uint16_t *algs, size_t count);
+/* MM_ESP_RECEIVED (private, in UPDATE_SA_ADDRESSES): "on the Child SA whose inbound SPI is
+ * spi I received ESP sequence numbers up to seq" (protocol ESP, SPI size 4, 8 bytes of
+ * data: seq, big-endian). The peer then sends again, after the move, only what it sent
+ * after seq (daemon/replay.h). */
+int ike_notify_esp_received(const struct ike_notify *n, uint32_t *spi, uint64_t *seq);
+int ike_notify_add_esp_received(struct ike_builder *b, uint32_t spi, uint64_t seq);
 
 /* --- Delete (3.11) ---------------------------------------------------------------------- */
 

@@ -238,6 +238,21 @@ int ike_notify_rekey_sa(const struct ike_notify *n, uint8_t *protocol, uint32_t 
 	return 0;
 }
 
+int ike_notify_esp_received(const struct ike_notify *n, uint32_t *spi, uint64_t *seq)
+{
+	struct reader r, rs;
+	int rc = data_reader(n, IKE_N_MM_ESP_RECEIVED, 8, 8, &r);
+
+	if (rc)
+		return rc;
+	if (n->spi_size != 4 || n->protocol != IKE_PROTO_ESP)
+		return -EBADMSG;
+	reader_init(&rs, n->spi, 4);
+	if (!reader_be32(&rs, spi) || !reader_be64(&r, seq))
+		return -EBADMSG;
+	return 0;
+}
+
 int ike_notify_hash_algs(const struct ike_notify *n, uint16_t *algs, size_t max, size_t *count)
 {
 	struct reader r;
@@ -312,6 +327,25 @@ int ike_notify_add_rekey_sa(struct ike_builder *b, uint8_t protocol, uint32_t sp
 
 	writer_init(&w, n.spi, sizeof(n.spi));
 	writer_be32(&w, spi);
+	return ike_notify_encode(b, &n);
+}
+
+int ike_notify_add_esp_received(struct ike_builder *b, uint32_t spi, uint64_t seq)
+{
+	struct ike_notify n = {
+		.protocol = IKE_PROTO_ESP,
+		.spi_size = 4,
+		.type = IKE_N_MM_ESP_RECEIVED,
+	};
+	uint8_t d[8];
+	struct writer w;
+
+	writer_init(&w, n.spi, sizeof(n.spi));
+	writer_be32(&w, spi);
+	writer_init(&w, d, sizeof(d));
+	writer_be64(&w, seq);
+	n.data.data = d;
+	n.data.len = sizeof(d);
 	return ike_notify_encode(b, &n);
 }
 

@@ -166,6 +166,10 @@ struct ike_mobike {
 	/* responder: peer addresses proven reachable (the first one, and each that passed) */
 	size_t nverified;
 	struct in_addr verified[IKE_MOBIKE_VERIFIED];
+	/* responder: the MM_ESP_RECEIVED marks of the UPDATE_SA_ADDRESSES that is moving the SA
+	 * (kept through the return routability check; handed out with the move, then cleared) */
+	size_t nreceived;
+	struct ike_esp_received received[IKE_MOVE_MAX_CHILDREN];
 	uint32_t moves;
 	mm_time_ns last_move;
 };
@@ -219,6 +223,8 @@ struct ike_sa {
 	unsigned cookie_tries;
 	bool peer_sig_hashes;              /* peer sent SIGNATURE_HASH_ALGORITHMS (RFC 7427 4) */
 	bool peer_certreq;
+	bool peer_mm;                      /* the peer sent our Vendor ID (IKE_MM_VENDOR_ID):
+					    * it knows our private notifies */
 
 	/* message IDs (2.3, window size 1) */
 	uint32_t next_req_id;              /* our next request */

@@ -143,6 +143,8 @@ int ike_sa_init_start(struct ike_sa *sa, mm_time_ns now, struct ike_actions *out
 		err = ike_notify_add_hash_algs(&o->b, our_hashes,
 					       sizeof(our_hashes) / sizeof(our_hashes[0]));
 	if (err == 0)
+		err = ike_vendor_encode(&o->b, IKE_MM_VENDOR_ID, IKE_MM_VENDOR_ID_LEN);
+	if (err == 0)
 		err = ike_msg_end(sa, o);
 	if (err == 0)
 		err = ike_sa_copy_msg(&sa->init_req, &sa->init_req_len, o->buf, o->len);
@@ -270,6 +272,7 @@ int ike_sa_init_response(struct ike_sa *sa, struct ike_rx *rx, struct ike_reques
 	sa->peer_certreq = ike_rx_find(rx, IKE_PT_CERTREQ) != NULL;
 	sa->peer_sig_hashes = ike_rx_notify(rx, IKE_N_SIGNATURE_HASH_ALGORITHMS,
 					    &(struct ike_notify){ 0 }) == 0;
+	sa->peer_mm = ike_rx_has_our_vendor_id(rx);
 	ike_sa_update_logger(sa);
 	LOG_INFO(&sa->log, "IKE_SA_INIT done: %s/%u %s %s%s%s", sa->algs.encr->name,
 		 (unsigned)sa->algs.encr_key_len * 8, sa->algs.prf->name, sa->algs.dh->name,
@@ -499,7 +502,8 @@ int ike_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 	ike_sa_update_logger(sa);
 	sa->peer_sig_hashes = ike_rx_notify(rx, IKE_N_SIGNATURE_HASH_ALGORITHMS,
 					    &(struct ike_notify){ 0 }) == 0;
-	/* The response: SA, KE, Nr, NAT-D, [CERTREQ], [SIGNATURE_HASH_ALGORITHMS]. */
+	sa->peer_mm = ike_rx_has_our_vendor_id(rx);
+	/* The response: SA, KE, Nr, NAT-D, [CERTREQ], [SIGNATURE_HASH_ALGORITHMS], V(ours). */
 	if (err == 0) {
 		uint8_t spi_none[1];
 
@@ -523,6 +527,8 @@ int ike_sa_init_request(struct ike_engine *e, struct ike_rx *rx)
 	if (err == 0 && sa->peer_sig_hashes && any_certs(e))
 		err = ike_notify_add_hash_algs(&o->b, our_hashes,
 					       sizeof(our_hashes) / sizeof(our_hashes[0]));
+	if (err == 0)
+		err = ike_vendor_encode(&o->b, IKE_MM_VENDOR_ID, IKE_MM_VENDOR_ID_LEN);
 	if (err == 0)
 		err = ike_msg_end(sa, o);
 	ike_dh_free(dh);

@@ -8,7 +8,7 @@
  * is checked, by section of RFC 4555:
  *  - moves public -> other public -> behind a NAT -> public, same SPIs, every Child SA in
  *    the action, return routability for new addresses only, counters, one log line (3.5,
- *    3.7);
+ *    3.7); the private MM_ESP_RECEIVED marks of A's update in B's move;
  *  - a newer move while one is under way: one request at a time, the stale answer ignored
  *    (3.5);
  *  - deferral while no address works, no sends, no DPD death (the responder waits five
@@ -395,6 +395,79 @@ static void test_moves(void)
 	CHECK_EQ_U64(net.a.nsa_down + net.b.nsa_down, 0);
 	/* Same pair again: nothing to do. */
 	CHECK(move_a(spi, PUB1, GW1) == -EALREADY);
+	t_net_free(&net);
+}
+
+/* --- 1b. MM_ESP_RECEIVED: how far A received goes with its update ------------------------- */
+
+/* A's data path: seq 100 + k on its k-th live Child SA, none (0) on a Child SA it never
+ * received on (the second one), and one mark naming an SPI no Child SA has. */
+static size_t a_received(void *user, uint64_t spi_i, struct ike_esp_received *out, size_t max)
+{
+	struct tside *s = user;
+	size_t n = 0;
+
+	(void)spi_i;
+	for (size_t i = 0; i < s->nup && n + 1 < max; i++) {
+		if (t_is_down(s, s->up[i].spi_in))
+			continue;
+		out[n].spi = s->up[i].spi_in;
+		out[n].seq = n == 1 ? 0 : 100 + n;
+		n++;
+	}
+	out[n].spi = 0x0badf00d;
+	out[n++].seq = 7;
+	return n;
+}
+
+static void tweak_received(void)
+{
+	net.a.cfg.ops.esp_received = a_received;
+}
+
+/* The responder's move carries the marks of the update that moved it (through the return
+ * routability check too), only for its own Child SAs, and only once. */
+static void test_esp_received(void)
+{
+	uint64_t spi = setup(tweak_received);
+	const struct ike_move_info *mb;
+	uint32_t first_in = 0;
+
+	printf("# MM_ESP_RECEIVED in UPDATE_SA_ADDRESSES (private, our Vendor ID)\n");
+	CHECK(spi != 0);
+	CHECK(ike_engine_create_child(net.a.e, spi, net.now, net.a.act) == 0);
+	t_collect(&net, &net.a);
+	t_run(&net);
+	CHECK_EQ_U64(t_live_children(&net.a), 2);
+	for (size_t i = 0; i < net.a.nup && !first_in; i++)
+		if (!t_is_down(&net.a, net.a.up[i].spi_in))
+			first_in = net.a.up[i].spi_in;
+	/* PUB2 is new for the SA: the marks wait for the return routability check. */
+	CHECK(move_a(spi, PUB2, NULL) == 0);
+	CHECK_EQ_U64(stats(&net.b).mobike_rr_sent, 1);
+	CHECK_EQ_U64(net.b.nmoved, 1);
+	mb = net.b.nmoved == 1 ? &net.b.moved[0] : NULL;
+	/* one mark: the first Child SA's (the second had none, the third names no Child SA);
+	 * A's inbound SPI is B's outbound */
+	CHECK(mb && mb->nreceived == 1 && mb->received[0].spi == first_in &&
+	      mb->received[0].seq == 100);
+	CHECK(mb && mb->nchildren == 2 &&
+	      (mb->child_spi_out[0] == first_in || mb->child_spi_out[1] == first_in));
+	/* A's own move says nothing of that (it is the responder's to use) */
+	CHECK(net.a.nmoved == 1 && net.a.moved[0].nreceived == 0);
+	/* back to PUB1 (verified: no check): the new update's marks */
+	CHECK(move_a(spi, PUB1, NULL) == 0);
+	CHECK_EQ_U64(net.b.nmoved, 2);
+	CHECK(net.b.nmoved == 2 && net.b.moved[1].nreceived == 1 &&
+	      net.b.moved[1].received[0].seq == 100);
+	t_net_free(&net);
+
+	/* without the callback (a data path that has nothing to say): no marks */
+
+	spi = setup(NULL);
+	CHECK(spi != 0);
+	CHECK(move_a(spi, PUB2, NULL) == 0);
+	CHECK(net.b.nmoved == 1 && net.b.moved[0].nreceived == 0);
 	t_net_free(&net);
 }
 
@@ -1453,6 +1526,7 @@ int main(void)
 {
 	t_log_setup();
 	test_moves();
+	test_esp_received();
 	test_superseded();
 	test_deferral();
 	test_path_testing();

@@ -106,6 +106,25 @@ static void test_notify(void)
 	CHECK(notify_dec(0, 0, IKE_N_REKEY_SA, NULL, 0, NULL) == -EBADMSG);
 	CHECK(notify_dec(IKE_PROTO_ESP, 4, IKE_N_REKEY_SA, filler, 1, NULL) == -EBADMSG);
 	CHECK(notify_dec(IKE_PROTO_IKE, 4, IKE_N_REKEY_SA, NULL, 0, NULL) == -EBADMSG);
+	/* MM_ESP_RECEIVED (private): ESP, the 4-octet SPI, 8 octets of sequence number. */
+	{
+		uint64_t seq = 0;
+
+		CHECK(notify_dec(IKE_PROTO_ESP, 4, IKE_N_MM_ESP_RECEIVED,
+				 "\x00\x00\x00\x01\x00\x00\x00\x2a", 8, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == 0);
+		CHECK(spi == 0x00001234 && seq == 0x10000002aull);
+		CHECK(notify_dec(IKE_PROTO_ESP, 4, IKE_N_MM_ESP_RECEIVED, filler, 7, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == -EBADMSG);
+		CHECK(notify_dec(IKE_PROTO_ESP, 4, IKE_N_MM_ESP_RECEIVED, filler, 9, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == -EBADMSG);
+		CHECK(notify_dec(0, 0, IKE_N_MM_ESP_RECEIVED, filler, 8, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == -EBADMSG);
+		CHECK(notify_dec(IKE_PROTO_AH, 4, IKE_N_MM_ESP_RECEIVED, filler, 8, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == -EBADMSG);
+		CHECK(notify_dec(IKE_PROTO_ESP, 4, IKE_N_REKEY_SA, NULL, 0, &n) == 0);
+		CHECK(ike_notify_esp_received(&n, &spi, &seq) == -ENOMSG);
+	}
 	CHECK(notify_dec(IKE_PROTO_IKE, 8, 40000, NULL, 0, &n) == 0);   /* generic IKE SPI */
 	CHECK_EQ_U64(n.spi_size, 8);
 	CHECK(notify_dec(IKE_PROTO_ESP, 8, 40000, NULL, 0, NULL) == -EBADMSG);
@@ -172,11 +191,12 @@ static void test_notify_encoders(void)
 	CHECK(ike_notify_add_hash_algs(&b, algs, 3) == 0);
 	CHECK(ike_notify_add_hash_algs(&b, algs, 0) == -EINVAL);
 	CHECK(ike_notify_add_rekey_sa(&b, IKE_PROTO_IKE, 1) == -EINVAL);
+	CHECK(ike_notify_add_esp_received(&b, 0xc0ffee01, 0x123456789ull) == 0);
 	CHECK(ike_build_finish(&b, &len) == 0);
-	/* 8+2, 8+4, 8+4 (SPI), 8+6 */
-	CHECK_EQ_U64(len, 10 + 12 + 12 + 14);
+	/* 8+2, 8+4, 8+4 (SPI), 8+6, 8+4+8 */
+	CHECK_EQ_U64(len, 10 + 12 + 12 + 14 + 20);
 	CHECK(ike_chain_parse(buf, len, ike_build_chain_first(&b), 0, true, &c, NULL) == 0);
-	CHECK_EQ_U64(c.count, 4);
+	CHECK_EQ_U64(c.count, 5);
 	CHECK(ike_notify_decode(&c.p[0], &n) == 0 && ike_notify_invalid_ke(&n, &group) == 0);
 	CHECK_EQ_U64(group, 14);
 	CHECK(ike_notify_decode(&c.p[1], &n) == 0 && ike_notify_additional_ip4(&n, &a) == 0);
@@ -186,8 +206,17 @@ static void test_notify_encoders(void)
 	CHECK(ike_notify_decode(&c.p[3], &n) == 0 &&
 	      ike_notify_hash_algs(&n, got, 4, &count) == 0);
 	CHECK(count == 3 && got[2] == 4);
-	/* The octets of the REKEY_SA notify, by Figure 16. */
+	{
+		uint64_t seq = 0;
+
+		CHECK(ike_notify_decode(&c.p[4], &n) == 0 &&
+		      ike_notify_esp_received(&n, &spi, &seq) == 0);
+		CHECK(spi == 0xc0ffee01 && seq == 0x123456789ull);
+	}
+	/* The octets of the REKEY_SA notify, by Figure 16, and of MM_ESP_RECEIVED. */
 	CHECK_MEM(buf + 22, "\x29\x00\x00\x0c\x03\x04\x40\x09\xde\xad\xbe\xef", 12);
+	CHECK_MEM(buf + 48, "\x00\x00\x00\x14\x03\x04\xc3\x00\xc0\xff\xee\x01"
+		  "\x00\x00\x00\x01\x23\x45\x67\x89", 20);
 }
 
 /* --- CP (3.15) -------------------------------------------------------------------------- */

@@ -624,6 +624,16 @@ static void evaluate(struct mnd_vpn *v)
 	}
 }
 
+/* The engine builds an UPDATE_SA_ADDRESSES: how far we received on each Child SA, so that
+ * our own gateway sends again only what we missed (ike_engine_ops.esp_received). */
+static size_t esp_received(void *user, uint64_t spi_i, struct ike_esp_received *out,
+			   size_t max)
+{
+	struct mnd_vpn *v = user;
+
+	return v->il ? espdp_ike_received(ikeloop_dp(v->il), spi_i, out, max) : 0;
+}
+
 /* MOBIKE actions (ikeloop moved the data path and the engine logged the move). */
 static void on_action(void *user, const struct ike_actions *a, const struct ike_action *act)
 {
@@ -897,6 +907,7 @@ int mnd_vpn_start(struct mnd *m)
 	ec.peers = &c->peer;
 	ec.npeers = 1;
 	ec.ops.user = v;
+	ec.ops.esp_received = esp_received;
 	ec.retransmit_base = MM_SEC(1);
 	ec.retransmit_tries = RETRANSMIT_TRIES;
 	ec.keylog = keylog != NULL;

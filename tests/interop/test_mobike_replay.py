@@ -9,9 +9,11 @@ vpngw sends it again through the moved SA right after the UPDATE_SA_ADDRESSES (e
 espdp_ike_replay), so the stream need not wait for cn's retransmission timeout.
 
 1. test_replay_on: the [gateway] keys set explicitly (the defaults: 1000 ms, 524288 bytes,
-   150 ms): per move vpngw logs one "MOBIKE: replayed N packets (B bytes, since T ms before
-   the move)" line with N > 0, gwctl shows the same SPIs on the new address, and the
-   stream ends intact (every byte, SHA-256 matched, no reset).
+   150 ms): per move vpngw logs one "MOBIKE: replayed N packets (B bytes, after what the
+   peer said it received; others since T ms before the move)" line with N > 0 (mnd's
+   UPDATE_SA_ADDRESSES carried its MM_ESP_RECEIVED marks, and vpngw selected by them), gwctl
+   shows the same SPIs on the new address, and the stream ends intact (every byte, SHA-256
+   matched, no reset).
 2. test_replay_off: the same with `handover-replay-ms = 0`: no replay line, the stream
    intact; the gaps are printed for comparison.
 
@@ -35,8 +37,8 @@ from test_vpngw_swan import Vpngw
 RATE = 2_000_000                   # bytes/s of the stream, as bench/mobike_outage.py
 DELAY_MS = 10                      # per direction: +20 ms RTT
 MOVES = 2                          # wlan0 -> wwan0 -> wlan0
-REPLAY_LINE = re.compile(r"MOBIKE: replayed (\d+) packets \((\d+) bytes, since (\d+) ms "
-                         r"before the move\)")
+REPLAY_LINE = re.compile(r"MOBIKE: replayed (\d+) packets \((\d+) bytes, (after what the peer "
+                         r"said it received; others )?since (\d+) ms before the move\)")
 
 
 def _setup(env, topo, procs, replay_ms: int):
@@ -98,8 +100,9 @@ def _moves(env, topo, gw, m, st, tag: str) -> list[dict]:
 def _report(tag: str, rows: list[dict], emulated: bool) -> None:
     rtt = f"+{2 * DELAY_MS} ms RTT" if emulated else "no added delay ($MM_LINKEMU unset)"
     for r in rows:
-        rep = "; ".join(f"replayed {n} packets ({b} bytes, since {t} ms)"
-                        for n, b, t in r["replays"]) or "no replay"
+        rep = "; ".join(f"replayed {n} packets ({b} bytes, "
+                        f"{'after the mark mnd sent, others ' if marked else ''}since {t} ms)"
+                        for n, b, marked, t in r["replays"]) or "no replay"
         result(f"mobike replay {tag} ({rtt}) {r['move']}: link -> address "
                f"{r['link_to_addr_ms']:.0f} ms, TCP longest gap {r['gap_ms']:.0f} ms "
                f"({r['gap_from_addr_ms']:.0f} ms after the address was usable), "
@@ -112,8 +115,11 @@ def test_replay_on(env, topo, procs):
     _report("on", rows, emulated)
     for r in rows:
         assert len(r["replays"]) == 1, f"{r['move']}: replay lines {r['replays']}"
-        n, b, _since = (int(v) for v in r["replays"][0])
-        assert n > 0 and b > 0, f"{r['move']}: nothing replayed: {r['replays']}"
+        n, b, marked, _since = r["replays"][0]
+        assert int(n) > 0 and int(b) > 0, f"{r['move']}: nothing replayed: {r['replays']}"
+        # mnd named in its UPDATE_SA_ADDRESSES how far it received (MM_ESP_RECEIVED, to
+        # our own gateway only): the replay went by that mark
+        assert marked, f"{r['move']}: the replay did not use mnd's mark: {r['replays']}"
 
 
 def test_replay_off(env, topo, procs):
