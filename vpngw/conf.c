@@ -170,7 +170,7 @@ static int load_gateway(const struct cfg *c, struct vpngw_conf *conf)
 	conf->dpd_interval = v;
 	/* The same keys and limits as the home agent's (ha/conf.h); a smaller default budget:
 	 * the replay's burst goes through user-space ESP on both ends, and the oldest 64 KiB
-	 * hold what the peer's TCP waits for. Measured (bench/RESULTS.md 5.0): TCP back 25-26
+	 * hold what the peer's TCP waits for. Measured (bench/RESULTS.md 5.1): TCP back 25-26
 	 * ms after the UPDATE with 64 KiB, 26-27 with 128 KiB, 29-46 with 512 KiB. */
 	if ((rc = cfg_get_uint(c, G, "handover-replay-ms", CFG_OPTIONAL, 0, 10000,
 			       PKT_REPLAY_MS_DEFAULT, &v)) < 0)
