@@ -139,7 +139,7 @@ static void test_marks(void)
 	struct in_addr a = ip("198.18.1.100"), b = ip("198.18.1.101");
 	const struct pkt_replay_mark m7 = { 7, 12 }, m9 = { 9, 3 }, both[2] = { { 7, 12 },
 										   { 9, 3 } };
-	uint8_t pkt[64];
+	uint8_t pkt[128];
 	unsigned idx[16];
 	size_t len = 0;
 	const uint8_t *p;

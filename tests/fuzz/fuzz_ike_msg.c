@@ -68,7 +68,7 @@ static void check_notify_value(const struct ike_notify *n)
 	struct ike_notify back;
 	uint32_t spi = 0, spi2 = 0;
 	uint64_t seq = 0, seq2 = 0;
-	size_t len;
+	size_t len = 0;
 
 	if (ike_notify_esp_received(n, &spi, &seq) != 0)
 		return;
