@@ -622,6 +622,26 @@ void mnd_mode_redetect(struct mnd *m)
 	mnd_mode_locate(m, &loc);
 }
 
+/* No filter in this configuration (fail-closed = no, or no VPN): a table that an mnd which
+ * did not exit cleanly (SIGKILL, a crash) left in place would go on dropping what it
+ * filtered, and nothing else removes it. */
+static void stale_filter_remove(struct mnd *m)
+{
+	uint64_t dropped = 0;
+	char err[256];
+
+	if (mnd_fc_dropped(NULL, MND_FC_TABLE_DEFAULT, &dropped) == -ENOENT)
+		return;
+	if (mnd_fc_remove(NULL, MND_FC_TABLE_DEFAULT, err, sizeof(err)) < 0) {
+		LOG_ERROR(&m->log, "a fail-closed filter left by an earlier mnd (table inet %s) is "
+			  "in place and cannot be removed: %s", MND_FC_TABLE_DEFAULT, err);
+		return;
+	}
+	LOG_WARNING(&m->log, "removed the fail-closed filter an earlier mnd left in place (table "
+		    "inet %s, %llu packets dropped by it); fail-closed is off here",
+		    MND_FC_TABLE_DEFAULT, (unsigned long long)dropped);
+}
+
 int mnd_mode_init(struct mnd *m)
 {
 	m->mode = POLICY_MODE_OFFLINE;
@@ -637,6 +657,8 @@ int mnd_mode_init(struct mnd *m)
 		if (mnd_fc_new(&m->fc) < 0)
 			LOG_WARNING(&m->log, "no libnftables context to keep: one per filter change");
 		filter_set(m, true);
+	} else {
+		stale_filter_remove(m);
 	}
 	return 0;
 }

@@ -167,8 +167,8 @@ class World:
         return ns
 
     def start_mnd(self, name: str, home_address: str = HOME_ADDRESS, extra: str = "",
-                  address: str | None = None) -> "Mnd":
-        ns = self.namespace()
+                  address: str | None = None, ns: str | None = None) -> "Mnd":
+        ns = ns or self.namespace()
         d = self.dir / name
         d.mkdir()
         key, psk = d / "mip.key", d / "vpn.psk"
@@ -529,3 +529,33 @@ def test_stopped_mnd(world):
     assert not world.name_owner()
     assert "D-Bus" not in off.log(), off.log()
     assert off.stop() == 0, off.log()[-3000:]
+
+
+def _nft_tables(ns: str) -> str:
+    return _run(["ip", "netns", "exec", ns, "nft", "list", "tables"]).stdout
+
+
+def test_stale_fail_closed_filter_removed(world):
+    """An mnd killed without clean-up (SIGKILL) leaves its fail-closed table (mnd/failclosed.h)
+    in place; a new mnd in the same namespace with fail-closed = no removes it at start and
+    says so (otherwise it would go on dropping the node's traffic with nobody to remove
+    it)."""
+    first = world.start_mnd("killed", home_address=OTHER_HOME_ADDRESS, extra="dbus = no\n")
+    _wait(lambda: "mnd_failclosed" in _nft_tables(first.ns), 10, "the filter's table",
+          lambda: first.log()[-2000:])
+    first.proc.kill()
+    first.proc.wait(timeout=5)
+    assert "mnd_failclosed" in _nft_tables(first.ns)
+    off = world.start_mnd("fail-open", home_address=OTHER_HOME_ADDRESS,
+                          extra="dbus = no\nfail-closed = no\n", ns=first.ns)
+    off.wait_log(r"removed the fail-closed filter an earlier mnd left in place")
+    assert "mnd_failclosed" not in _nft_tables(first.ns)
+    assert off.stop() == 0, off.log()[-3000:]
+    # and with nothing left behind: no such line
+    again = world.start_mnd("fail-open-2", home_address=OTHER_HOME_ADDRESS,
+                            extra="dbus = no\nfail-closed = no\n", ns=first.ns)
+    _wait(lambda: again.status_file().get("mode") == "offline", 10, "its status file",
+          lambda: again.log()[-2000:])
+    assert "earlier mnd" not in again.log(), again.log()
+    assert again.stop() == 0, again.log()[-3000:]
+
