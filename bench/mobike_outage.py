@@ -4,11 +4,16 @@ tunnel) per MOBIKE move (RFC 4555), with +20 ms RTT between mn's access network 
 gateway; ours against strongSwan in the same harness, in one run.
 
     sudo /usr/bin/python3 bench/mobike_outage.py [--build DIR] [--moves 6] [--delay-ms 10]
-         [--pairs ours,swan] [--json FILE] [--rundir DIR]
+         [--pairs ours,swan] [--route public|nat] [--json FILE] [--rundir DIR]
 
 Pairs: ours = our mnd (mn) <-> our vpngw; swan = charon initiator (mn, roam_events on, its
-default) <-> charon responder (vpngw, MOBIKE on). The configurations are those of
+default) <-> charon responder (vpngw, MOBIKE on); and the mixed ones, each side against
+the other's: mnd-charon (our initiator, strongSwan's responder) and charon-vpngw
+(strongSwan's initiator, our responder). The configurations are those of
 tests/interop/test_mobike.py (RoamingMnd, Vpngw, swan.initiator_conf/responder_conf).
+--route nat sends every third move behind ext-a's NAT (public -> public, public -> NAT,
+NAT -> public, twice in 6 moves; the gateway must then see the NAT's address) and prints
+the medians per kind of move (BY_KIND lines).
 
 Delay: Topology.emulate() on inet's end of the link to vpngw (inet/vpngw0), --delay-ms per
 direction, so every packet between ext-a/ext-b and the gateway (IKE and ESP alike) gets
@@ -56,7 +61,7 @@ import swan  # noqa: E402
 import udpprobe  # noqa: E402
 import topo as topolib  # noqa: E402
 import xfer  # noqa: E402
-from test_mobike import RoamingMnd  # noqa: E402
+from test_mobike import NAT_ADDR, RoamingMnd  # noqa: E402
 from test_mnd_swan import _spi  # noqa: E402
 from test_vpngw_swan import Vpngw  # noqa: E402
 
@@ -73,6 +78,24 @@ class _Env:
 
 def _host(ep: str) -> str:
     return ep.rsplit(":", 1)[0]
+
+
+def _vpngw_moved(gw, spis, seen_as) -> bool:
+    g = [x for x in gw.sas() if _spi(x["spi_i"]) == spis[0]]
+    return len(g) == 1 and _host(g[0]["remote"]) == seen_as
+
+
+def _charon_gw_moved(gw, seen_as) -> bool:
+    try:
+        g = [x for x in gw.list_sas() if x.get("state") == "ESTABLISHED"]
+    except (AssertionError, OSError):
+        return False
+    return len(g) == 1 and g[0].get("remote-host") == seen_as
+
+
+def _charon_gw_spis(gw):
+    g = [x for x in gw.list_sas() if x.get("state") == "ESTABLISHED"]
+    return [(_spi(x["initiator-spi"]), _spi(x["responder-spi"])) for x in g]
 
 
 class Ours:
@@ -96,10 +119,10 @@ class Ours:
             return None
         return s
 
-    def gateway_moved(self, addr) -> bool:
-        """The gateway's side (runs gwctl): asked after the outage, not during it."""
-        g = [x for x in self.gw.sas() if _spi(x["spi_i"]) == self.spis[0]]
-        return len(g) == 1 and _host(g[0]["remote"]) == addr
+    def gateway_moved(self, seen_as) -> bool:
+        """The gateway's side (runs gwctl): asked after the outage, not during it. seen_as:
+        mn's address as the gateway sees it (the NAT's behind ext-a)."""
+        return _vpngw_moved(self.gw, self.spis, seen_as)
 
     def spis_now(self):
         s = self.m.state()
@@ -146,12 +169,8 @@ class Swan:
             return None
         return s if s.get("local-host") == addr else None
 
-    def gateway_moved(self, addr) -> bool:
-        try:
-            g = [x for x in self.gw.list_sas() if x.get("state") == "ESTABLISHED"]
-        except (AssertionError, OSError):
-            return False
-        return len(g) == 1 and g[0].get("remote-host") == addr
+    def gateway_moved(self, seen_as) -> bool:
+        return _charon_gw_moved(self.gw, seen_as)
 
     def spis_now(self):
         s = self.mn.ike_sa("vpn")
@@ -170,17 +189,70 @@ class Swan:
         self.gw.stop()
 
 
+class MndCharon(Ours):
+    """Our initiator against strongSwan's responder: mnd (as in Ours) <-> charon (as in
+    Swan). Without our Vendor ID mnd sends no MM_ESP_RECEIVED, and charon has no replay."""
+    name = "mixed: mnd <-> charon"
+
+    def __init__(self, t, env):  # noqa: D107 - pylint: disable=super-init-not-called
+        self.gw = swan.Charon(t, "vpngw", env.rundir, "gw",
+                              swan.responder_conf(auth="psk", suite="aes128gcm16")).start()
+        self.m = RoamingMnd(env, t)
+        st = self.m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "tunnel")
+        if st.get("mobike") is not True:
+            raise RuntimeError(f"MOBIKE not negotiated: {st}")
+        self.inner = st["tia"]
+        self.spis = (_spi(st["ike_spi_i"]), _spi(st["ike_spi_r"]))
+
+    def gateway_moved(self, seen_as) -> bool:
+        return _charon_gw_moved(self.gw, seen_as)
+
+    def spis_now(self):
+        s = self.m.state()
+        return ((_spi(s["ike_spi_i"]), _spi(s["ike_spi_r"])), _charon_gw_spis(self.gw))
+
+
+class CharonVpngw(Swan):
+    """strongSwan's initiator against our responder: charon (as in Swan) <-> vpngw (as in
+    Ours; no Vendor ID of ours from charon, so the replay starts from the round trip)."""
+    name = "mixed: charon <-> vpngw"
+
+    def __init__(self, t, env):  # noqa: D107 - pylint: disable=super-init-not-called
+        self.gw = Vpngw(env, t, gateway=Ours.gateway)
+        self.mn = swan.Charon(t, "mn", env.rundir, "mn",
+                              swan.initiator_conf(auth="psk", suite="aes128gcm16")).start()
+        self.mn.initiate("vpn")
+        sa = self.mn.ike_sa("vpn")
+        self.inner = swan.virtual_ip(sa)
+        self.spis = (_spi(sa["initiator-spi"]), _spi(sa["responder-spi"]))
+
+    def gateway_moved(self, seen_as) -> bool:
+        return _vpngw_moved(self.gw, self.spis, seen_as)
+
+    def spis_now(self):
+        s = self.mn.ike_sa("vpn")
+        g = self.gw.sas()
+        return ((_spi(s["initiator-spi"]), _spi(s["responder-spi"])),
+                [(_spi(x["spi_i"]), _spi(x["spi_r"])) for x in g])
+
+
 def _probe_times(path: Path) -> list[float]:
     """Monotonic arrival times logged by bench/udpprobe.py."""
     return udpprobe.read_log(path)
 
 
-def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
+def _next_net(route: str, k: int) -> str:
+    """Where move k goes: always ext-b (public), or with --route nat every third move
+    behind ext-a's NAT: public -> public, public -> NAT, NAT -> public, and again."""
+    return "ext-a" if route == "nat" and k % 3 == 1 else "ext-b"
+
+
+def run_pair(cls, t, rundir: Path, moves: int, rtt: float, route: str = "public") -> dict:
     env = _Env(rundir)
     for i in IFACES:
         t.detach(i)
-    cur = "wlan0"
-    t.attach(cur, "ext-b")
+    cur, cur_net = "wlan0", "ext-b"
+    t.attach(cur, cur_net)
     p = cls(t, env)
     res = {"pair": p.name, "moves": []}
     # The 10 ms probe (bench/udpprobe.py): cn sends to mn's inner address, mn logs each
@@ -196,12 +268,16 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
         time.sleep(1)
         for k in range(moves):
             new = IFACES[(k + 1) % 2]
+            net = _next_net(route, k)
+            kind = f"{'NAT' if cur_net == 'ext-a' else 'public'} -> " \
+                   f"{'NAT' if net == 'ext-a' else 'public'}"
             x = xfer.Transfer(t, rundir, p.inner, rate=RATE, name=f"move{k}").start()
             time.sleep(1.0)
             t0 = time.monotonic()
             t.detach(cur)
             t_link = time.monotonic()
-            addr = t.attach(new, "ext-b")
+            addr = t.attach(new, net)
+            seen_as = NAT_ADDR if net == "ext-a" else addr
             t_addr = time.monotonic()
             deadline = t_addr + 30
             s = None
@@ -216,10 +292,10 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             time.sleep(0.3)
             # The gateway's view is asked only now: its gwctl (a process in the gateway's
             # namespace) competed for the two cores with the move it watched.
-            gw_ok = s is not None and p.gateway_moved(addr)
+            gw_ok = s is not None and p.gateway_moved(seen_as)
             while s is not None and not gw_ok and time.monotonic() < deadline:
                 time.sleep(0.05)
-                gw_ok = p.gateway_moved(addr)
+                gw_ok = p.gateway_moved(seen_as)
             x.stop()
             try:
                 xr = x.check(timeout=30, min_bytes=RATE)
@@ -240,7 +316,7 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             t_upd = p.update_sent_at(t0)
             after_upd = [r for r in arrivals if t_upd is not None and r >= t_upd]
             link_to_addr = (t_addr - t_link) * 1000
-            m = {"move": f"{cur} -> {new} ({addr})", "valid": valid,
+            m = {"move": f"{cur} -> {new} ({addr})", "kind": kind, "valid": valid,
                  "link_to_addr_ms": round(link_to_addr, 1),
                  "seen_after_addr_ms": round((t_seen - t_addr) * 1000, 1) if s else None,
                  "tcp_outage_link_ms": round(xr["max_gap_ms"], 1),
@@ -274,7 +350,7 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
                   f"update {m['probe_from_update_ms']} ms), MOBIKE "
                   f"exchange {m['mobike_exchange_ms']} ms, "
                   f"{'same SPIs' if valid else 'INVALID: ' + m['invalid']}", flush=True)
-            cur = new
+            cur, cur_net = new, net
             time.sleep(0.5)
     finally:
         for q in (ping, prx):
@@ -293,6 +369,17 @@ def run_pair(cls, t, rundir: Path, moves: int, rtt: float) -> dict:
             summ[key] = {"median": round(statistics.median(v), 1), "min": min(v),
                          "max": max(v), "median_rtts": round(statistics.median(v) / rtt, 2)}
     res["summary"] = summ
+    # per kind of move (--route nat), the medians that matter
+    by_kind: dict = {}
+    for kd in sorted({m["kind"] for m in ok}):
+        mk = [m for m in ok if m["kind"] == kd]
+        by_kind[kd] = {"moves": len(mk)}
+        for key in ("tcp_from_update_ms", "tcp_outage_addr_ms", "ping_outage_addr_ms",
+                    "probe_from_update_ms", "mobike_exchange_ms"):
+            v = [m[key] for m in mk if m.get(key) is not None and m[key] == m[key]]
+            if v:
+                by_kind[kd][key] = round(statistics.median(v), 1)
+    res["by_kind"] = by_kind
     return res
 
 
@@ -301,7 +388,12 @@ def main() -> int:
     ap.add_argument("--build", default="/tmp/b-mobikebench")
     ap.add_argument("--moves", type=int, default=6)
     ap.add_argument("--delay-ms", type=float, default=10.0)
-    ap.add_argument("--pairs", default="ours,swan")
+    ap.add_argument("--pairs", default="ours,swan",
+                    help="ours, swan, mnd-charon (our initiator, strongSwan's responder), "
+                         "charon-vpngw (strongSwan's initiator, our responder)")
+    ap.add_argument("--route", choices=("public", "nat"), default="public",
+                    help="nat: every third move goes behind ext-a's NAT (public -> public, "
+                         "public -> NAT, NAT -> public)")
     ap.add_argument("--gateway", action="append", default=[], metavar="KEY=VALUE",
                     help="a [gateway] key for our vpngw, e.g. handover-replay-ms=0")
     ap.add_argument("--json")
@@ -329,12 +421,17 @@ def main() -> int:
         emu = t.ping_stats("rext-b", t.addr("vpngw"), count=5, interval=0.2)
         out["rtt_ms"] = {"before": base.get("rtt_avg"), "with_emulation": emu.get("rtt_avg")}
         print(f"RTT rext-b -> vpngw (avg ms): {out['rtt_ms']}", flush=True)
-        kinds = {"ours": Ours, "swan": Swan}
+        kinds = {"ours": Ours, "swan": Swan, "mnd-charon": MndCharon,
+                 "charon-vpngw": CharonVpngw}
+        out["route"] = a.route
         for name in a.pairs.split(","):
-            r = run_pair(kinds[name], t, rundir / name, a.moves, rtt)
+            r = run_pair(kinds[name], t, rundir / name, a.moves, rtt, a.route)
             out["pairs"].append(r)
             print("RESULT " + json.dumps({"pair": r["pair"], "valid_moves": r["valid_moves"],
                                           **r["summary"]}), flush=True)
+            if a.route != "public":
+                print("BY_KIND " + json.dumps({"pair": r["pair"], **r["by_kind"]}),
+                      flush=True)
     finally:
         t.teardown()
     print()
