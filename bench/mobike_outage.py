@@ -104,13 +104,16 @@ class Ours:
     gateway: dict = {}                   # more [gateway] keys for vpngw (--gateway)
 
     def __init__(self, t, env):
-        self.gw = Vpngw(env, t, gateway=self.gateway)
+        self.gw = self.make_gateway(t, env)
         self.m = RoamingMnd(env, t)
         st = self.m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "tunnel")
         if st.get("mobike") is not True:
             raise RuntimeError(f"MOBIKE not negotiated: {st}")
         self.inner = st["tia"]
         self.spis = (_spi(st["ike_spi_i"]), _spi(st["ike_spi_r"]))
+
+    def make_gateway(self, t, env):
+        return Vpngw(env, t, gateway=Ours.gateway)
 
     def moved(self, addr):
         """mn's side only (a file read): polled while the move happens."""
@@ -153,14 +156,17 @@ class Swan:
     name = "strongSwan: charon <-> charon"
 
     def __init__(self, t, env):
-        self.gw = swan.Charon(t, "vpngw", env.rundir, "gw",
-                              swan.responder_conf(auth="psk", suite="aes128gcm16")).start()
+        self.gw = self.make_gateway(t, env)
         self.mn = swan.Charon(t, "mn", env.rundir, "mn",
                               swan.initiator_conf(auth="psk", suite="aes128gcm16")).start()
         self.mn.initiate("vpn")
         sa = self.mn.ike_sa("vpn")
         self.inner = swan.virtual_ip(sa)
         self.spis = (_spi(sa["initiator-spi"]), _spi(sa["responder-spi"]))
+
+    def make_gateway(self, t, env):  # noqa: ARG002 - the same signature as Ours'
+        return swan.Charon(t, "vpngw", env.rundir, "gw",
+                           swan.responder_conf(auth="psk", suite="aes128gcm16")).start()
 
     def moved(self, addr):
         try:
@@ -194,15 +200,8 @@ class MndCharon(Ours):
     Swan). Without our Vendor ID mnd sends no MM_ESP_RECEIVED, and charon has no replay."""
     name = "mixed: mnd <-> charon"
 
-    def __init__(self, t, env):  # noqa: D107 - pylint: disable=super-init-not-called
-        self.gw = swan.Charon(t, "vpngw", env.rundir, "gw",
-                              swan.responder_conf(auth="psk", suite="aes128gcm16")).start()
-        self.m = RoamingMnd(env, t)
-        st = self.m.wait(lambda s: s.get("state") == "up" and s.get("children"), 20, "tunnel")
-        if st.get("mobike") is not True:
-            raise RuntimeError(f"MOBIKE not negotiated: {st}")
-        self.inner = st["tia"]
-        self.spis = (_spi(st["ike_spi_i"]), _spi(st["ike_spi_r"]))
+    def make_gateway(self, t, env):
+        return Swan.make_gateway(self, t, env)
 
     def gateway_moved(self, seen_as) -> bool:
         return _charon_gw_moved(self.gw, seen_as)
@@ -217,14 +216,8 @@ class CharonVpngw(Swan):
     Ours; no Vendor ID of ours from charon, so the replay starts from the round trip)."""
     name = "mixed: charon <-> vpngw"
 
-    def __init__(self, t, env):  # noqa: D107 - pylint: disable=super-init-not-called
-        self.gw = Vpngw(env, t, gateway=Ours.gateway)
-        self.mn = swan.Charon(t, "mn", env.rundir, "mn",
-                              swan.initiator_conf(auth="psk", suite="aes128gcm16")).start()
-        self.mn.initiate("vpn")
-        sa = self.mn.ike_sa("vpn")
-        self.inner = swan.virtual_ip(sa)
-        self.spis = (_spi(sa["initiator-spi"]), _spi(sa["responder-spi"]))
+    def make_gateway(self, t, env):
+        return Ours.make_gateway(self, t, env)
 
     def gateway_moved(self, seen_as) -> bool:
         return _vpngw_moved(self.gw, self.spis, seen_as)
