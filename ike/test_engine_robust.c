@@ -5,7 +5,8 @@
  *    cache without being processed twice (one CHILD_UP, one half-open SA);
  *  - liveness checks after dpd_interval of silence, none while ESP activity is reported; a
  *    dead peer: SA_DOWN after the retransmissions, CHILD_DOWN first;
- *  - DELETE of a Child SA and of the IKE SA from either side; the pool address released;
+ *  - DELETE of a Child SA and of the IKE SA from either side; the pool address released; a
+ *    delete ordered while IKE_AUTH is in flight goes out after its answer;
  *  - bad input: every truncation, an oversized datagram, wrong SPIs, a replayed old request,
  *    and every single bit flipped in the Encrypted payload: each dropped, counted, no answer,
  *    and no change of the SA's state or message IDs;
@@ -228,6 +229,56 @@ static bool same_sa(const struct snapshot *x, const struct snapshot *y)
 	return x->found && y->found && strcmp(x->sa.state, y->sa.state) == 0 &&
 	       x->sa.msgid_in == y->sa.msgid_in && x->sa.msgid_out == y->sa.msgid_out &&
 	       x->sa.nchildren == y->sa.nchildren && x->sa.spi_r == y->sa.spi_r;
+}
+
+/* A delete ordered while IKE_AUTH is in flight: the peer completes the SA, so the DELETE
+ * follows the answer (nothing stays established there, the pool address comes back);
+ * before IKE_AUTH went out the SA is just forgotten (only half-open at the peer). */
+static void test_delete_during_auth(void)
+{
+	struct tnet *n = &net;
+	uint64_t spi = 0;
+	struct ike_endpoint l, r;
+
+	t_net_init(n, false);
+	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
+			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
+	CHECK(t_start_engines(n) == 0);
+	l = t_ep(n->a.addr, 500);
+	r = t_ep(n->b.addr, 500);
+	n->hold = true;
+	CHECK(ike_engine_initiate(n->a.e, 0, &l, &r, n->now, &spi, n->a.act) == 0);
+	t_collect(n, &n->a);
+	CHECK(t_step(n) && t_step(n));       /* IKE_SA_INIT both ways: IKE_AUTH is queued */
+	CHECK_EQ_U64(n->nq, 1);
+	CHECK_EQ_U64(ike_engine_delete(n->a.e, spi, n->now, n->a.act), 0);
+	t_collect(n, &n->a);
+	CHECK_EQ_U64(n->a.nsa_down, 0);      /* not forgotten: the answer is awaited */
+	n->hold = false;
+	t_run(n);
+	CHECK_EQ_U64(n->b.nsa_up, 1);        /* B completed it ... */
+	CHECK_EQ_U64(n->a.nsa_down, 1);      /* ... and A's DELETE took it down on both ends */
+	CHECK_EQ_U64(n->b.nsa_down, 1);
+	CHECK_EQ_U64(n->b.pool_released, 1);
+	CHECK_EQ_U64(t_count_sas(n->a.e, NULL) + t_count_sas(n->b.e, NULL), 0);
+	t_net_free(n);
+
+	/* Before IKE_AUTH: forgotten at once (B keeps a half-open SA until it times out). */
+	t_net_init(n, false);
+	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
+			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
+	CHECK(t_start_engines(n) == 0);
+	n->hold = true;
+	CHECK(ike_engine_initiate(n->a.e, 0, &l, &r, n->now, &spi, n->a.act) == 0);
+	t_collect(n, &n->a);
+	CHECK_EQ_U64(ike_engine_delete(n->a.e, spi, n->now, n->a.act), 0);
+	t_collect(n, &n->a);
+	CHECK_EQ_U64(n->a.nsa_down, 1);
+	CHECK_EQ_U64(t_count_sas(n->a.e, NULL), 0);
+	n->hold = false;
+	t_run(n);
+	CHECK_EQ_U64(n->b.nsa_up, 0);
+	t_net_free(n);
 }
 
 static void test_bad_input(void)
@@ -467,6 +518,7 @@ int main(void)
 	test_lost_response();
 	test_dpd();
 	test_delete();
+	test_delete_during_auth();
 	test_bad_input();
 	test_initial_contact();
 	test_timeouts();
