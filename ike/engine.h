@@ -403,8 +403,9 @@ int ike_engine_initiate(struct ike_engine *e, size_t peer_index,
  * rekey the handle is the new SA's spi_i from its SA_UP). They are queued while another
  * exchange of the SA is in flight (2.3: window size 1) and start when it completes; the
  * outcome shows in later actions. Returns 0, -ENOENT (no such SA or Child SA), -EAGAIN (not
- * established), -EALREADY (already being done). ike_engine_delete() of an SA that is not
- * established yet forgets it without a message. */
+ * established), -EALREADY (already being done). ike_engine_delete() of an SA whose
+ * IKE_AUTH has not gone out yet forgets it without a message; with our IKE_AUTH in flight
+ * the DELETE follows its answer (the peer will have completed the SA). */
 int ike_engine_rekey_child(struct ike_engine *e, uint64_t spi_i, uint32_t child_spi_in,
 			   mm_time_ns now, struct ike_actions *out);
 int ike_engine_rekey_ike(struct ike_engine *e, uint64_t spi_i, mm_time_ns now,
