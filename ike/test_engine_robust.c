@@ -18,13 +18,19 @@
 
 static struct tnet net;
 
-static uint64_t setup(struct tnet *n, unsigned dpd)
+/* Two engines with PSK peers; only A checks liveness (both at once would cross). */
+static int start(struct tnet *n, unsigned dpd)
 {
 	t_net_init(n, false);
 	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
 			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	n->a.peers[0].dpd_interval_s = dpd;     /* only A checks (both at once would cross) */
-	if (t_start_engines(n) < 0)
+	n->a.peers[0].dpd_interval_s = dpd;
+	return t_start_engines(n);
+}
+
+static uint64_t setup(struct tnet *n, unsigned dpd)
+{
+	if (start(n, dpd) < 0)
 		return 0;
 	return t_initiate(n, 0);
 }
@@ -35,10 +41,7 @@ static void test_lost_request(void)
 	struct ike_engine_stats st;
 	uint64_t spi;
 
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->drop_to[1] = 1;                 /* the first IKE_SA_INIT is lost */
 	spi = t_initiate(n, 0);
 	CHECK(spi != 0);
@@ -54,10 +57,7 @@ static void test_lost_request(void)
 	/* Then the IKE_AUTH request is lost twice: 1 s, then 2 s later (doubling). */
 	t_net_free(n);
 
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->hold = true;
 	spi = t_initiate(n, 0);
 	t_step(n);                         /* SA_INIT to B */
@@ -88,10 +88,7 @@ static void test_lost_response(void)
 	struct ike_sa_info ib;
 	uint64_t spi;
 
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->hold = true;
 	spi = t_initiate(n, 0);
 	t_step(n);                         /* SA_INIT to B */
@@ -105,10 +102,7 @@ static void test_lost_response(void)
 	t_net_free(n);
 
 	/* The IKE_AUTH response is lost. */
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->hold = true;
 	spi = t_initiate(n, 0);
 	t_step(n);
@@ -240,10 +234,7 @@ static void test_delete_during_auth(void)
 	uint64_t spi = 0;
 	struct ike_endpoint l, r;
 
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	l = t_ep(n->a.addr, 500);
 	r = t_ep(n->b.addr, 500);
 	n->hold = true;
@@ -264,10 +255,7 @@ static void test_delete_during_auth(void)
 	t_net_free(n);
 
 	/* Before IKE_AUTH: forgotten at once (B keeps a half-open SA until it times out). */
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->hold = true;
 	CHECK(ike_engine_initiate(n->a.e, 0, &l, &r, n->now, &spi, n->a.act) == 0);
 	t_collect(n, &n->a);
@@ -295,10 +283,7 @@ static void test_bad_input(void)
 	/* Keep the IKE_AUTH request (message 1) for the replay below: make the SA again with
 	 * hold, keeping a copy. */
 	t_net_free(n);
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->hold = true;
 	spi = t_initiate(n, 0);
 	t_step(n);
@@ -462,10 +447,7 @@ static void test_timeouts(void)
 	t_net_free(n);
 
 	/* B answers IKE_SA_INIT, the IKE_AUTH never comes: gone after 30 s, quietly. */
-	t_net_init(n, false);
-	t_peers_psk(n, t_suite(IKE_ENCR_AES_GCM_16, 128, 0, IKE_PRF_HMAC_SHA2_256, IKE_DH_ECP_256,
-			       0), t_suite(IKE_ENCR_AES_GCM_16, 128, 0, 0, 0, 0));
-	CHECK(t_start_engines(n) == 0);
+	CHECK(start(n, 0) == 0);
 	n->drop_to[1] = 0;
 	n->hold = true;
 	spi = t_initiate(n, 0);
