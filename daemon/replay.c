@@ -160,7 +160,9 @@ unsigned pkt_replay_select_marked(const struct pkt_replay *rp, struct in_addr ke
 
 	if (!rp || !out || max_out == 0)
 		return 0;
-	if (!marks || floor > since)
+	if (!marks)
+		nmarks = 0;
+	if (!nmarks || floor > since)
 		floor = since;
 	/* How far back the window goes: slots are recorded in time order, so walking back from
 	 * the newest, the first empty or too-old slot ends it. */
@@ -178,7 +180,7 @@ unsigned pkt_replay_select_marked(const struct pkt_replay *rp, struct in_addr ke
 		unsigned idx = (rp->next + rp->nslots - k) % rp->nslots;
 		const struct replay_slot *s = &rp->slot[idx];
 
-		if (s->key.s_addr != key.s_addr || !wanted(s, since, marks, marks ? nmarks : 0))
+		if (s->key.s_addr != key.s_addr || !wanted(s, since, marks, nmarks))
 			continue;
 		if (bytes + s->len > max_bytes || n == max_out)
 			break;

@@ -1015,16 +1015,6 @@ static int order(struct ike_engine *e, uint64_t spi_i, enum ike_task task, uint3
 	sa = by_handle(e, spi_i);
 	if (!sa)
 		return -ENOENT;
-	if (task == IKE_TASK_DELETE_IKE && sa->state != IKE_SA_ESTABLISHED &&
-	    sa->state != IKE_SA_REKEYED && sa->state != IKE_SA_AUTH_SENT) {
-		if (sa->state == IKE_SA_DELETING)
-			return -EALREADY;
-		/* Nothing to tell the peer before IKE_AUTH went out (at most a half-open SA there,
-		 * which times out): just forget it. */
-		ike_sa_kill(sa, "deleted locally", out);
-		finish(e);
-		return 0;
-	}
 	if (task == IKE_TASK_DELETE_IKE && sa->state == IKE_SA_AUTH_SENT) {
 		/* Our IKE_AUTH is out: the peer may well complete the SA (with its inner address
 		 * lease). Forgetting it here would leave it established there until its liveness
@@ -1032,6 +1022,15 @@ static int order(struct ike_engine *e, uint64_t spi_i, enum ike_task task, uint3
 		 * once the SA is up, 2.8), or the SA dies with the exchange. */
 		LOG_INFO(&sa->log, "delete ordered while IKE_AUTH is in flight: the DELETE follows "
 			 "its answer");
+	} else if (task == IKE_TASK_DELETE_IKE && sa->state != IKE_SA_ESTABLISHED &&
+		   sa->state != IKE_SA_REKEYED) {
+		if (sa->state == IKE_SA_DELETING)
+			return -EALREADY;
+		/* Nothing to tell the peer before IKE_AUTH went out (at most a half-open SA there,
+		 * which times out): just forget it. */
+		ike_sa_kill(sa, "deleted locally", out);
+		finish(e);
+		return 0;
 	}
 	if (task == IKE_TASK_DELETE_IKE && sa->mob.deferred) {
 		/* MOBIKE, no usable address: the DELETE could never leave. */
